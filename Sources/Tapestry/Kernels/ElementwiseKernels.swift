@@ -1,0 +1,152 @@
+// Elementwise kernels. Each takes a scalar function and its SIMD twin; the vector form runs over
+// whole `Scalar.Vector` chunks and the scalar form finishes the tail. Generic code here is
+// `@inlinable` so that every op specialises it for `Float` and `Double` with the closures inlined.
+
+/// Namespace for the forward kernels that ops are built on.
+@usableFromInline
+internal enum Kernels {
+  /// `result[i] = f(x[i])`.
+  @inlinable
+  static func map<Scalar: TensorScalar>(
+    _ x: [Scalar], scalar f: (Scalar) -> Scalar, vector vf: (Scalar.Vector) -> Scalar.Vector
+  ) -> [Scalar] {
+    let n = x.count
+    let width = Scalar.Vector.scalarCount
+    return [Scalar](unsafeUninitializedCapacity: n) { out, initialized in
+      x.withUnsafeBufferPointer { input in
+        var i = 0
+        while i + width <= n {
+          vf(Scalar.Vector(input[i..<(i + width)])).storeUnaligned(to: out, at: i)
+          i += width
+        }
+        while i < n {
+          out[i] = f(input[i])
+          i += 1
+        }
+      }
+      initialized = n
+    }
+  }
+
+  /// `result[i] = f(x[i])` for functions with no vector form (library calls such as `exp`).
+  @inlinable
+  static func map<Scalar: TensorScalar>(_ x: [Scalar], scalar f: (Scalar) -> Scalar) -> [Scalar] {
+    [Scalar](unsafeUninitializedCapacity: x.count) { out, initialized in
+      x.withUnsafeBufferPointer { input in
+        for i in 0..<input.count { out[i] = f(input[i]) }
+      }
+      initialized = x.count
+    }
+  }
+
+  /// `result = f(a, b)` elementwise with NumPy broadcasting; traps naming `op` on a mismatch.
+  ///
+  /// The last axis runs as a vector loop, with a splat for an operand broadcast along it; the
+  /// leading axes are walked with an odometer, so every broadcast pattern runs at vector speed
+  /// when the last axis is long.
+  @inlinable
+  static func zip<Scalar: TensorScalar>(
+    _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, op: String,
+    scalar f: (Scalar, Scalar) -> Scalar, vector vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
+  ) -> Tensor<Scalar> {
+    let shape = broadcastShape(a.shape, b.shape, op: op)
+    let count = shape.reduce(1, *)
+    let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+      a.scalars.withUnsafeBufferPointer { pa in
+        b.scalars.withUnsafeBufferPointer { pb in
+          guard count > 0 else { return }
+          if a.shape == b.shape {
+            zipRun(pa.baseAddress!, 1, pb.baseAddress!, 1, out.baseAddress!, count, f, vf)
+            return
+          }
+          let rank = shape.count
+          let inner = shape[rank - 1]
+          let sa = broadcastStrides(a.shape, to: shape)
+          let sb = broadcastStrides(b.shape, to: shape)
+          var index = [Int](repeating: 0, count: max(rank - 1, 0))
+          var offsetA = 0
+          var offsetB = 0
+          var written = 0
+          while written < count {
+            zipRun(
+              pa.baseAddress! + offsetA, sa[rank - 1], pb.baseAddress! + offsetB, sb[rank - 1],
+              out.baseAddress! + written, inner, f, vf)
+            written += inner
+            var axis = rank - 2
+            while axis >= 0 {
+              index[axis] += 1
+              offsetA += sa[axis]
+              offsetB += sb[axis]
+              if index[axis] < shape[axis] { break }
+              offsetA -= sa[axis] * shape[axis]
+              offsetB -= sb[axis] * shape[axis]
+              index[axis] = 0
+              axis -= 1
+            }
+          }
+        }
+      }
+      initialized = count
+    }
+    return Tensor(uncheckedShape: shape, scalars: scalars)
+  }
+
+  /// One contiguous run of `zip`: strides are 1 (walk) or 0 (splat one value).
+  @inlinable
+  static func zipRun<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, _ strideA: Int, _ b: UnsafePointer<Scalar>, _ strideB: Int,
+    _ out: UnsafeMutablePointer<Scalar>, _ n: Int,
+    _ f: (Scalar, Scalar) -> Scalar, _ vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
+  ) {
+    let width = Scalar.Vector.scalarCount
+    let outBuffer = UnsafeMutableBufferPointer(start: out, count: n)
+    var i = 0
+    switch (strideA, strideB) {
+    case (1, 1):
+      let ba = UnsafeBufferPointer(start: a, count: n)
+      let bb = UnsafeBufferPointer(start: b, count: n)
+      while i + width <= n {
+        vf(Scalar.Vector(ba[i..<(i + width)]), Scalar.Vector(bb[i..<(i + width)]))
+          .storeUnaligned(to: outBuffer, at: i)
+        i += width
+      }
+      while i < n {
+        out[i] = f(a[i], b[i])
+        i += 1
+      }
+    case (1, _):
+      let ba = UnsafeBufferPointer(start: a, count: n)
+      let splat = Scalar.Vector(repeating: b[0])
+      while i + width <= n {
+        vf(Scalar.Vector(ba[i..<(i + width)]), splat).storeUnaligned(to: outBuffer, at: i)
+        i += width
+      }
+      while i < n {
+        out[i] = f(a[i], b[0])
+        i += 1
+      }
+    case (_, 1):
+      let bb = UnsafeBufferPointer(start: b, count: n)
+      let splat = Scalar.Vector(repeating: a[0])
+      while i + width <= n {
+        vf(splat, Scalar.Vector(bb[i..<(i + width)])).storeUnaligned(to: outBuffer, at: i)
+        i += width
+      }
+      while i < n {
+        out[i] = f(a[0], b[i])
+        i += 1
+      }
+    default:
+      let value = f(a[0], b[0])
+      for j in 0..<n { out[j] = value }
+    }
+  }
+}
+
+extension SIMD where Scalar: TensorScalar {
+  /// Stores the lanes at `buffer[offset..<offset + scalarCount]`.
+  @inlinable @inline(__always)
+  func storeUnaligned(to buffer: UnsafeMutableBufferPointer<Scalar>, at offset: Int) {
+    UnsafeMutableRawPointer(buffer.baseAddress! + offset).storeBytes(of: self, as: Self.self)
+  }
+}

@@ -1,0 +1,33 @@
+/// NumPy's broadcasting rule: align shapes at the trailing axis; two sizes are compatible when
+/// equal or when one of them is 1; a missing leading axis counts as 1.
+///
+/// Traps when the shapes are incompatible, naming `op` and both shapes.
+@inlinable
+public func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
+  if a == b { return a }
+  let rank = max(a.count, b.count)
+  var result = [Int](repeating: 1, count: rank)
+  for axis in 0..<rank {
+    let da = axis < rank - a.count ? 1 : a[axis - (rank - a.count)]
+    let db = axis < rank - b.count ? 1 : b[axis - (rank - b.count)]
+    precondition(
+      da == db || da == 1 || db == 1,
+      "\(op): shapes \(a) and \(b) cannot be broadcast together")
+    result[axis] = da == 1 ? db : da
+  }
+  return result
+}
+
+/// Row-major strides of `shape` as seen from a broadcast `target` shape: 0 on every axis where
+/// `shape` is broadcast (size 1 or missing), so the same element is read again.
+@inlinable
+func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+  var strides = [Int](repeating: 0, count: target.count)
+  var step = 1
+  let offset = target.count - shape.count
+  for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+    strides[axis + offset] = shape[axis] == 1 ? 0 : step
+    step *= shape[axis]
+  }
+  return strides
+}
