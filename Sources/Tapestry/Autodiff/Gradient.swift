@@ -53,7 +53,8 @@ public func valueWithGradient<Scalar>(
 
 /// The value of `f` at `(x, y)` and its gradients with respect to `x` and `y`.
 public func valueWithGradient<Scalar>(
-  at x: Tensor<Scalar>, _ y: Tensor<Scalar>, of f: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+  at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
+  of f: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
 ) -> (value: Tensor<Scalar>, gradient: (Tensor<Scalar>, Tensor<Scalar>)) {
   let (value, gradients) = valueWithGradients(at: [x, y]) { f($0[0], $0[1]) }
   return (value, (gradients[0], gradients[1]))
@@ -77,7 +78,8 @@ public func gradient<Scalar>(
 
 /// The gradients of the one-element result of `f` with respect to `x` and `y`.
 public func gradient<Scalar>(
-  at x: Tensor<Scalar>, _ y: Tensor<Scalar>, of f: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+  at x: Tensor<Scalar>, _ y: Tensor<Scalar>,
+  of f: (Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
 ) -> (Tensor<Scalar>, Tensor<Scalar>) {
   valueWithGradient(at: x, y, of: f).gradient
 }

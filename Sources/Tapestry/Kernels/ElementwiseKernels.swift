@@ -54,9 +54,11 @@ internal enum Kernels {
     let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
       a.scalars.withUnsafeBufferPointer { pa in
         b.scalars.withUnsafeBufferPointer { pb in
-          guard count > 0 else { return }
+          guard let baseA = pa.baseAddress, let baseB = pb.baseAddress,
+            let baseOut = out.baseAddress, count > 0
+          else { return }
           if a.shape == b.shape {
-            zipRun(pa.baseAddress!, 1, pb.baseAddress!, 1, out.baseAddress!, count, f, vf)
+            zipRun(baseA, 1, baseB, 1, baseOut, count, f, vf)
             return
           }
           let rank = shape.count
@@ -69,8 +71,8 @@ internal enum Kernels {
           var written = 0
           while written < count {
             zipRun(
-              pa.baseAddress! + offsetA, sa[rank - 1], pb.baseAddress! + offsetB, sb[rank - 1],
-              out.baseAddress! + written, inner, f, vf)
+              baseA + offsetA, sa[rank - 1], baseB + offsetB, sb[rank - 1], baseOut + written,
+              inner, f, vf)
             written += inner
             var axis = rank - 2
             while axis >= 0 {
@@ -147,6 +149,7 @@ extension SIMD where Scalar: TensorScalar {
   /// Stores the lanes at `buffer[offset..<offset + scalarCount]`.
   @inlinable @inline(__always)
   func storeUnaligned(to buffer: UnsafeMutableBufferPointer<Scalar>, at offset: Int) {
-    UnsafeMutableRawPointer(buffer.baseAddress! + offset).storeBytes(of: self, as: Self.self)
+    UnsafeMutableRawBufferPointer(buffer).storeBytes(
+      of: self, toByteOffset: offset * MemoryLayout<Scalar>.stride, as: Self.self)
   }
 }
