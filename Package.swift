@@ -36,6 +36,10 @@ let package = Package(
       name: "TapestryTestSupport",
       dependencies: ["Tapestry"]
     ),
+    .executableTarget(
+      name: "TapeTour", dependencies: ["Tapestry"], path: "Examples/TapeTour"),
+    .executableTarget(
+      name: "CustomPrimitive", dependencies: ["Tapestry"], path: "Examples/CustomPrimitive"),
     .testTarget(
       name: "TapestryTests",
       dependencies: ["Tapestry", "TapestryTestSupport"]
