@@ -31,7 +31,8 @@ import Testing
 
   @Test func padSurroundsWithZeros() {
     let x = Tensor<Float>([[1, 2], [3, 4]])
-    #expect(x.padded(alongAxis: 1, before: 1, after: 2) == Tensor([[0, 1, 2, 0, 0], [0, 3, 4, 0, 0]]))
+    #expect(
+      x.padded(alongAxis: 1, before: 1, after: 2) == Tensor([[0, 1, 2, 0, 0], [0, 3, 4, 0, 0]]))
     #expect(x.padded(alongAxis: -2, before: 0, after: 1) == Tensor([[1, 2], [3, 4], [0, 0]]))
   }
 
@@ -75,7 +76,9 @@ import Testing
     #expect(m[1, 0] == 3)
   }
 
-  @Test(arguments: [([4], 2, 0), ([3, 2], 0, 0), ([3, 2], 1, -1), ([4, 2, 3], 3, 0), ([2, 4, 3], -2, 1)])
+  @Test(arguments: [
+    ([4], 2, 0), ([3, 2], 0, 0), ([3, 2], 1, -1), ([4, 2, 3], 3, 0), ([2, 4, 3], -2, 1),
+  ])
   func selectGradient(shape: [Int], index: Int, axis: Int) {
     expectGradientsMatchFiniteDifferences(at: [randomTensor(shape)]) { xs in
       xs[0].select(index, alongAxis: axis)
@@ -103,7 +106,8 @@ import Testing
   @Test func gatherLooksUpRows() {
     let table = Tensor<Float>([[1, 2], [3, 4], [5, 6]])
     #expect(table.gathering(indices: [2, 0, 2]) == Tensor([[5, 6], [1, 2], [5, 6]]))
-    #expect(table.gathering(indices: [1, 1], alongAxis: -1) == Tensor([[2, 2], [4, 4], [6, 6]]))
+    #expect(
+      table.gathering(indices: [1, 1], alongAxis: -1) == Tensor([[2, 2], [4, 4], [6, 6]]))
     let tokens = table.gathering(indices: [0, 1, 2, 0], indexShape: [2, 2])
     #expect(tokens == Tensor([[[1, 2], [3, 4]], [[5, 6], [1, 2]]]))
     #expect(table.gathering(indices: []).shape == [0, 2])
@@ -132,7 +136,8 @@ import Testing
 
   @Test func scatterAddsRepeatedIndices() {
     let rows = Tensor<Float>([[1, 2], [3, 4], [5, 6]])
-    #expect(rows.scattered(to: [2, 0, 2], size: 4) == Tensor([[3, 4], [0, 0], [6, 8], [0, 0]]))
+    #expect(
+      rows.scattered(to: [2, 0, 2], size: 4) == Tensor([[3, 4], [0, 0], [6, 8], [0, 0]]))
     let columns = rows.scattered(to: [1, 1], alongAxis: 1, size: 3)
     #expect(columns == Tensor([[0, 3, 0], [0, 7, 0], [0, 11, 0]]))
   }
@@ -148,9 +153,13 @@ import Testing
   }
 
   @Test func gatherOutOfRangeIndexTraps() async {
-    await #expect(processExitsWith: .failure) {
+    let result = await #expect(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
       _ = Tensor<Double>.zeros([3, 2]).gathering(indices: [0, 3])
     }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("gather: index 3 is out of range for size 3"))
   }
 
   @Test func gatherNegativeIndexTraps() async {
@@ -182,7 +191,9 @@ import Testing
     #expect(ga == Tensor([0, 1]) && gb == Tensor([1, 0]))
   }
 
-  @Test(arguments: [([3], [3], [3]), ([2, 1], [3], []), ([2, 3], [2, 1], [1, 3]), ([4], [2, 1], [1])])
+  @Test(arguments: [
+    ([3], [3], [3]), ([2, 1], [3], []), ([2, 3], [2, 1], [1, 3]), ([4], [2, 1], [1]),
+  ])
   func whereGradient(maskShape: [Int], aShape: [Int], bShape: [Int]) {
     let mask = randomTensor(maskShape, seed: 7).scalars.map { $0 > 0 ? 1.0 : 0.0 }
       .reshaped(like: Tensor<Double>.zeros(maskShape))

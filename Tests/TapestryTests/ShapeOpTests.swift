@@ -74,7 +74,8 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
     arguments: [
       ([2, 3, 4], [2, 0, 1]), ([2, 3, 4], [1, 0, 2]), ([2, 3, 4], [0, 2, 1]),
       ([2, 3, 4], [-1, 0, -2]), ([2, 1, 3, 4], [3, 1, 0, 2]), ([3, 2, 2, 3], [0, 3, 1, 2]),
-      ([1, 5], [1, 0]), ([37, 70], [1, 0]), ([3, 33, 35], [2, 1, 0]), ([2, 3, 4, 5], [1, 3, 0, 2]),
+      ([1, 5], [1, 0]), ([37, 70], [1, 0]), ([3, 33, 35], [2, 1, 0]),
+      ([2, 3, 4, 5], [1, 3, 0, 2]),
     ])
   func permutationMatchesTheReference(shape: [Int], permutation: [Int]) {
     let x = randomTensor(shape)
@@ -138,9 +139,13 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
   }
 
   @Test func concatenateOfMismatchedShapesTraps() async {
-    await #expect(processExitsWith: .failure) {
+    let result = await #expect(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
       _ = concatenate([Tensor<Double>.zeros([2, 3]), Tensor.zeros([3, 4])], alongAxis: 0)
     }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("concatenate: shapes [2, 3] and [3, 4] differ outside axis 0"))
   }
 
   @Test func stackAddsAnAxis() {

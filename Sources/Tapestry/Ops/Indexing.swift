@@ -18,8 +18,7 @@ extension Tensor {
     let bounds = range.relative(to: 0..<size)
     precondition(
       bounds.lowerBound >= 0 && bounds.upperBound <= size,
-      "slice: range \(bounds) is out of bounds for size \(size) along axis \(axis) of shape \(shape)"
-    )
+      "slice: range \(bounds) is out of bounds for size \(size) of axis \(axis), shape \(shape)")
     if bounds.count == size { return self }
     let (outer, inner) = outerAndInner(shape, around: axis)
     var sliceShape = shape
@@ -71,8 +70,7 @@ extension Tensor {
     let size = shape[axis]
     precondition(
       index >= -size && index < size,
-      "select: index \(index) is out of range for size \(size) along axis \(axis) of shape \(shape)"
-    )
+      "select: index \(index) is out of range for size \(size) of axis \(axis), shape \(shape)")
     let index = index < 0 ? index + size : index
     let (outer, inner) = outerAndInner(shape, around: axis)
     var keptShape = shape
@@ -80,7 +78,8 @@ extension Tensor {
     let scalars = Kernels.copyRuns(
       scalars, start: index * inner, stride: size * inner, count: outer * inner, start: 0,
       stride: inner, length: inner, runs: outer, zeroFilled: false)
-    return Tensor(uncheckedShape: shape.enumerated().filter { $0.offset != axis }.map(\.element),
+    return Tensor(
+      uncheckedShape: shape.enumerated().filter { $0.offset != axis }.map(\.element),
       scalars: scalars
     ).recorded(as: "select", from: self) { g, _ in
       [g.reshaped(to: keptShape).padded(alongAxis: axis, before: index, after: size - index - 1)]
@@ -126,8 +125,7 @@ extension Tensor {
     for index in indices {
       precondition(
         index >= 0 && index < size,
-        "gather: index \(index) is out of range for size \(size) along axis \(axis) of shape \(shape)"
-      )
+        "gather: index \(index) is out of range for size \(size) of axis \(axis), shape \(shape)")
     }
     let (outer, inner) = outerAndInner(shape, around: axis)
     let gatheredShape = Array(shape[..<axis]) + indexShape + shape[(axis + 1)...]
@@ -220,7 +218,8 @@ extension Tensor {
   /// NaN or infinity in the branch not taken never leaks into the result or the gradient.
   @inlinable
   public static func `where`(_ mask: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
-    let shape = broadcastShape(broadcastShape(mask.shape, a.shape, op: "where"), b.shape, op: "where")
+    let shape = broadcastShape(
+      broadcastShape(mask.shape, a.shape, op: "where"), b.shape, op: "where")
     let maskScalars = mask.scalarsBroadcast(to: shape)
     let aScalars = a.scalarsBroadcast(to: shape)
     let bScalars = b.scalarsBroadcast(to: shape)
@@ -261,7 +260,8 @@ extension Tensor {
   func scalarsBroadcast(to target: [Int]) -> [Scalar] {
     if shape == target { return scalars }
     return Kernels.zip(
-      self, Tensor(uncheckedShape: target, scalars: [Scalar](repeating: 0, count: target.reduce(1, *))),
+      self,
+      Tensor(uncheckedShape: target, scalars: [Scalar](repeating: 0, count: target.reduce(1, *))),
       op: "where", scalar: { a, _ in a }, vector: { a, _ in a }
     ).scalars
   }

@@ -9,9 +9,9 @@
 /// state. Traps, naming both shapes, when the shapes differ outside `axis`, and on an empty list.
 /// The pullback slices the gradient back into one piece per input.
 @inlinable
-public func concatenate<Scalar>(_ tensors: [Tensor<Scalar>], alongAxis axis: Int) -> Tensor<
-  Scalar
-> {
+public func concatenate<Scalar>(
+  _ tensors: [Tensor<Scalar>], alongAxis axis: Int
+) -> Tensor<Scalar> {
   guard let first = tensors.first else {
     preconditionFailure("concatenate: needs at least one tensor")
   }
@@ -29,7 +29,8 @@ public func concatenate<Scalar>(_ tensors: [Tensor<Scalar>], alongAxis axis: Int
   let sizes = tensors.map { $0.shape[axis] }
   var joinedShape = first.shape
   joinedShape[axis] = sizes.reduce(0, +)
-  let scalars = Kernels.interleave(tensors.map(\.scalars), runLengths: sizes.map { $0 * inner },
+  let scalars = Kernels.interleave(
+    tensors.map(\.scalars), runLengths: sizes.map { $0 * inner },
     runs: outer)
   var starts = [0]
   for size in sizes.dropLast() { starts.append((starts.last ?? 0) + size) }
