@@ -160,6 +160,10 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
   func stackGradient(axis: Int) {
     let points = (1...3).map { randomTensor([2, 3], seed: UInt64($0)) }
     expectGradientsMatchFiniteDifferences(at: points) { xs in stack(xs, alongAxis: axis) }
+    expectSecondDerivativesMatchFiniteDifferences(at: points) { xs in
+      let stacked = stack(xs, alongAxis: axis)
+      return stacked * stacked * stacked
+    }
   }
 
   @Test(arguments: [0, 1, -1])

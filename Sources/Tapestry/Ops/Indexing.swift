@@ -12,7 +12,7 @@ extension Tensor {
   /// (`2...`, `..<4`). Traps when the range leaves `0..<shape[axis]`. The pullback pads the
   /// gradient with zeros back to `self`'s shape.
   @inlinable
-  public func slice<Range: RangeExpression<Int>>(alongAxis axis: Int, _ range: Range) -> Tensor {
+  public func slice(alongAxis axis: Int, _ range: some RangeExpression<Int>) -> Tensor {
     let axis = resolvedAxis(axis, rank: rank, op: "slice", shape: shape)
     let size = shape[axis]
     let bounds = range.relative(to: 0..<size)
