@@ -169,7 +169,7 @@ extension Tensor {
       indexShape.allSatisfy { $0 >= 0 } && indexShape.reduce(1, *) == indices.count,
       "scatter: index shape \(indexShape) does not hold \(indices.count) indices")
     let resultRank = rank - indexShape.count + 1
-    let axis = resolvedAxis(axis, rank: max(resultRank, 0), op: "scatter", shape: shape)
+    let axis = resolvedAxis(axis, rank: Swift.max(resultRank, 0), op: "scatter", shape: shape)
     precondition(
       Array(shape[axis..<(axis + indexShape.count)]) == indexShape,
       "scatter: shape \(shape) does not hold index shape \(indexShape) at axis \(axis)")
