@@ -28,7 +28,8 @@ enum VectorFunction: String, CaseIterable, Sendable {
     switch self {
     case .exp: Foundation.exp(x)
     case .tanh: Foundation.tanh(x)
-    case .sigmoid: x < 0 ? Foundation.exp(x) / (1 + Foundation.exp(x)) : 1 / (1 + Foundation.exp(-x))
+    case .sigmoid:
+      x < 0 ? Foundation.exp(x) / (1 + Foundation.exp(x)) : 1 / (1 + Foundation.exp(-x))
     }
   }
 
@@ -40,7 +41,8 @@ enum VectorFunction: String, CaseIterable, Sendable {
       switch self {
       case .exp: value = Foundation.exp(e)
       case .tanh: value = Foundation.tanh(e)
-      case .sigmoid: value = e < 0 ? Foundation.exp(e) / (1 + Foundation.exp(e)) : 1 / (1 + Foundation.exp(-e))
+      case .sigmoid:
+        value = e < 0 ? Foundation.exp(e) / (1 + Foundation.exp(e)) : 1 / (1 + Foundation.exp(-e))
       }
       return Double(value)
     }

@@ -127,7 +127,8 @@ extension Kernels.VectorMath {
     p = p * r + V(repeating: 5.000_000_120_1e-1)
     p = (p * r2 + r) + 1
     let bits =
-      unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(shifter, to: SIMD16<Int32>.self)
+      unsafeBitCast(shifted, to: SIMD16<Int32>.self)
+      &- unsafeBitCast(shifter, to: SIMD16<Int32>.self)
     let half = bits &>> 1
     let scale1 = unsafeBitCast((half &+ 127) &<< 23, to: V.self)
     let scale2 = unsafeBitCast((bits &- half &+ 127) &<< 23, to: V.self)
@@ -165,7 +166,8 @@ extension Kernels.VectorMath {
   static func sigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
     typealias V = SIMD16<Float>
     let magnitude = unsafeBitCast(
-      unsafeBitCast(x, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7FFF_FFFF), to: V.self)
+      unsafeBitCast(x, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7FFF_FFFF), to: V.self
+    )
     let t = exp(-magnitude)
     return V(repeating: 1).replacing(with: t, where: x .< 0) / (1 + t)
   }
@@ -193,7 +195,8 @@ extension Kernels.VectorMath {
     let lo = k * V(repeating: 1.908_214_929_270_587_700_02e-10)
     let r = hi - lo
     let t = r * r
-    var p = V(repeating: 4.138_136_797_057_238_460_39e-8) * t
+    var p =
+      V(repeating: 4.138_136_797_057_238_460_39e-8) * t
       + V(repeating: -1.653_390_220_546_525_153_90e-6)
     p = p * t + V(repeating: 6.613_756_321_437_934_361_17e-5)
     p = p * t + V(repeating: -2.777_777_777_701_559_338_42e-3)
@@ -219,7 +222,8 @@ extension Kernels.VectorMath {
     let bits = unsafeBitCast(x, to: SIMD8<UInt64>.self)
     let a = unsafeBitCast(bits & ~signMask, to: V.self)
     let s = a * a
-    var p = V(repeating: -9.643_991_794_250_522_386_28e-1) * s
+    var p =
+      V(repeating: -9.643_991_794_250_522_386_28e-1) * s
       + V(repeating: -9.928_772_310_019_185_865_64e1)
     p = p * s + V(repeating: -1.614_687_684_417_084_479_52e3)
     var q = s + V(repeating: 1.128_116_784_916_329_314_02e2)
