@@ -11,7 +11,7 @@
 public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
-    scalars: Kernels.mapVectors(x.scalars) { Kernels.VectorMath.sigmoid($0) }
+    scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Sigmoid.self)
   ).recorded(as: "sigmoid", from: x) { g, y in [g * (y * (1 - y))] }
 }
 

@@ -9,7 +9,7 @@
 @inlinable
 public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
-    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars) { Kernels.VectorMath.exp($0) }
+    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Exp.self)
   ).recorded(as: "exp", from: x) { g, y in [g * y] }
 }
 
@@ -123,7 +123,7 @@ public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> {
 @inlinable
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
-    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars) { Kernels.VectorMath.tanh($0) }
+    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Tanh.self)
   ).recorded(as: "tanh", from: x) { g, y in [g * (1 - y * y)] }
 }
 
