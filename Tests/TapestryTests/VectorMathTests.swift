@@ -9,17 +9,17 @@ enum VectorFunction: String, CaseIterable, Sendable {
 
   func apply(_ x: [Float]) -> [Float] {
     switch self {
-    case .exp: Kernels.mapVectors(x, Kernels.VectorMath.Exp.self)
-    case .tanh: Kernels.mapVectors(x, Kernels.VectorMath.Tanh.self)
-    case .sigmoid: Kernels.mapVectors(x, Kernels.VectorMath.Sigmoid.self)
+    case .exp: Kernels.mapVectors(x, Kernels.VectorMath.Exp())
+    case .tanh: Kernels.mapVectors(x, Kernels.VectorMath.Tanh())
+    case .sigmoid: Kernels.mapVectors(x, Kernels.VectorMath.Sigmoid())
     }
   }
 
   func apply(_ x: [Double]) -> [Double] {
     switch self {
-    case .exp: Kernels.mapVectors(x, Kernels.VectorMath.Exp.self)
-    case .tanh: Kernels.mapVectors(x, Kernels.VectorMath.Tanh.self)
-    case .sigmoid: Kernels.mapVectors(x, Kernels.VectorMath.Sigmoid.self)
+    case .exp: Kernels.mapVectors(x, Kernels.VectorMath.Exp())
+    case .tanh: Kernels.mapVectors(x, Kernels.VectorMath.Tanh())
+    case .sigmoid: Kernels.mapVectors(x, Kernels.VectorMath.Sigmoid())
     }
   }
 

@@ -11,7 +11,7 @@
 public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
-    scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Sigmoid.self)
+    scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Sigmoid())
   ).recorded(as: "sigmoid", from: x) { g, y in [g * (y * (1 - y))] }
 }
 
@@ -22,8 +22,7 @@ public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
 public func relu<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
-    scalars: Kernels.map(
-      x.scalars, scalar: { $0 < 0 ? 0 : $0 }, vector: { $0.replacing(with: 0, where: $0 .< 0) })
+    scalars: Kernels.map(x.scalars, scalar: { $0 < 0 ? 0 : $0 })
   ).recorded(as: "relu", from: x) { g, _ in [g * x.constantMap { $0 > 0 ? 1 : 0 }] }
 }
 
@@ -33,12 +32,9 @@ public func relu<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
 /// The derivative at 0 is `negativeSlope` (as in PyTorch).
 @inlinable
 public func leakyRelu<Scalar>(_ x: Tensor<Scalar>, negativeSlope: Scalar = 0.01) -> Tensor<Scalar> {
-  let slope = Scalar.Vector(repeating: negativeSlope)
-  return Tensor(
+  Tensor(
     uncheckedShape: x.shape,
-    scalars: Kernels.map(
-      x.scalars, scalar: { $0 < 0 ? $0 * negativeSlope : $0 },
-      vector: { $0.replacing(with: $0 * slope, where: $0 .< 0) })
+    scalars: Kernels.map(x.scalars, scalar: { $0 < 0 ? $0 * negativeSlope : $0 })
   ).recorded(as: "leakyRelu", from: x) { g, _ in
     [g * x.constantMap { $0 > 0 ? 1 : negativeSlope }]
   }
@@ -84,16 +80,9 @@ public func clamp<Scalar>(
 ) -> Tensor<Scalar> {
   precondition(
     lower <= upper, "clamp: min \(lower) is greater than max \(upper) (input shape \(x.shape))")
-  let lowerLanes = Scalar.Vector(repeating: lower)
-  let upperLanes = Scalar.Vector(repeating: upper)
   return Tensor(
     uncheckedShape: x.shape,
-    scalars: Kernels.map(
-      x.scalars, scalar: { $0 < lower ? lower : ($0 > upper ? upper : $0) },
-      vector: {
-        $0.replacing(with: lowerLanes, where: $0 .< lowerLanes)
-          .replacing(with: upperLanes, where: $0 .> upperLanes)
-      })
+    scalars: Kernels.map(x.scalars, scalar: { $0 < lower ? lower : ($0 > upper ? upper : $0) })
   ).recorded(as: "clamp", from: x) { g, _ in
     [g * x.constantMap { $0 >= lower && $0 <= upper ? 1 : 0 }]
   }

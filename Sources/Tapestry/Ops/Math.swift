@@ -9,7 +9,7 @@
 @inlinable
 public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
-    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Exp.self)
+    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Exp())
   ).recorded(as: "exp", from: x) { g, y in [g * y] }
 }
 
@@ -27,7 +27,7 @@ public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
 public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
-    scalars: Kernels.map(x.scalars, scalar: { $0.squareRoot() }, vector: { $0.squareRoot() })
+    scalars: Kernels.map(x.scalars, scalar: { $0.squareRoot() })
   ).recorded(as: "sqrt", from: x) { g, y in [g / (2 * y)] }
 }
 
@@ -39,9 +39,7 @@ public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
 public func abs<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
-    // `0 - x` rather than `-x`, so that −0 becomes +0.
-    scalars: Kernels.map(
-      x.scalars, scalar: { $0.magnitude }, vector: { $0.replacing(with: 0 - $0, where: $0 .<= 0) })
+    scalars: Kernels.map(x.scalars, scalar: { $0.magnitude })
   ).recorded(as: "abs", from: x) { g, _ in
     [g * x.constantMap { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }]
   }
@@ -123,7 +121,7 @@ public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> {
 @inlinable
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
-    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Tanh.self)
+    uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Tanh())
   ).recorded(as: "tanh", from: x) { g, y in [g * (1 - y * y)] }
 }
 
