@@ -192,9 +192,13 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
   }
 
   @Test func addingIncompatibleShapesTraps() async {
-    await #expect(processExitsWith: .failure) {
+    let result = await #expect(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
       _ = Tensor<Double>.zeros([2, 3]) + Tensor<Double>.zeros([4])
     }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("add: shapes [2, 3] and [4] cannot be broadcast together"))
   }
 
   @Test func clampWithMinAboveMaxTraps() async {
