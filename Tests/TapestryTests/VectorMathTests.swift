@@ -149,6 +149,17 @@ func ulpError<Scalar: TensorScalar>(_ actual: Scalar, expected: Double) -> Doubl
     #expect(VectorFunction.sigmoid.apply([Float(1000), -1000]) == [1, 0])
   }
 
+  @Test func otherVectorWidthsFallBackToTheLibrary() {
+    // Only SIMD16<Float> and SIMD8<Double> have kernels; any other `Vector` choice still works.
+    let x = SIMD4<Float>(-3, -0.5, 0.25, 20)
+    for lane in x.indices {
+      #expect(Kernels.VectorMath.exp(x)[lane] == Foundation.exp(x[lane]))
+      #expect(Kernels.VectorMath.tanh(x)[lane] == Foundation.tanh(x[lane]))
+      let t = Foundation.exp(-x[lane].magnitude)
+      #expect(Kernels.VectorMath.sigmoid(x)[lane] == (x[lane] < 0 ? t : 1) / (1 + t))
+    }
+  }
+
   @Test(arguments: [0, 1, 7, 16, 17, 33])
   func tailElementsMatchVectorLanes(count: Int) {
     // Every element goes through the vector code, so its value is independent of its position.
