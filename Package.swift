@@ -37,6 +37,8 @@ let package = Package(
       dependencies: ["Tapestry"]
     ),
     .executableTarget(
+      name: "QuickStart", dependencies: ["Tapestry"], path: "Examples/QuickStart"),
+    .executableTarget(
       name: "TapeTour", dependencies: ["Tapestry"], path: "Examples/TapeTour"),
     .executableTarget(
       name: "CustomPrimitive", dependencies: ["Tapestry"], path: "Examples/CustomPrimitive"),
