@@ -298,10 +298,22 @@ private func matmulMicroKernel<Scalar: TensorScalar>(
 ) {
   typealias Vector = Scalar.Vector
   let width = Vector.scalarCount
-  var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
-  var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
-  var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
-  var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
+  var c00 = Vector()
+  var c01 = Vector()
+  var c10 = Vector()
+  var c11 = Vector()
+  var c20 = Vector()
+  var c21 = Vector()
+  var c30 = Vector()
+  var c31 = Vector()
+  var c40 = Vector()
+  var c41 = Vector()
+  var c50 = Vector()
+  var c51 = Vector()
+  var c60 = Vector()
+  var c61 = Vector()
+  var c70 = Vector()
+  var c71 = Vector()
   var a = panelA
   var b = panelB
   for _ in 0..<depth {
