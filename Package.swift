@@ -44,7 +44,9 @@ let package = Package(
       name: "CustomPrimitive", dependencies: ["Tapestry"], path: "Examples/CustomPrimitive"),
     .testTarget(
       name: "TapestryTests",
-      dependencies: ["Tapestry", "TapestryTestSupport"]
+      // TapestryCLI: the command-line parser is unit-tested (SwiftPM links an executable target
+      // into tests with its `main` renamed).
+      dependencies: ["Tapestry", "TapestryTestSupport", "TapestryCLI"]
     ),
   ],
   swiftLanguageModes: [.v6]

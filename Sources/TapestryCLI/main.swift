@@ -1,16 +1,26 @@
-import Tapestry
+// The `tapestry` executable: parse the command line, run the command, report failures on
+// standard error with a non-zero exit status.
 
-let x = Tensor<Double>([1, 2, 3])
-let (value, grad) = valueWithGradient(at: x) { x in (tanh(x) * x).sum() }
-print(value.scalars, grad.scalars)
-let second = gradient(at: x) { x in gradient(at: x) { x in (x * x * x).sum() }.sum() }
-print("second derivative of x^3 (6x):", second.scalars)
-let mixed = gradient(at: x) { x in (gradient(at: x) { y in (exp(y) * x).sum() } * x).sum() }
-print(mixed.scalars)
-let tape = Tape<Double>()
-let (w, y) = tape.record { () -> (Tensor<Double>, Tensor<Double>) in
-  let w = tape.watch(x)
-  return (w, (tanh(w * w) + w).sum())
+import Foundation
+
+/// Writes `message` and a newline to standard error.
+func printError(_ message: String) {
+  FileHandle.standardError.write(Data("tapestry: \(message)\n".utf8))
 }
-print(tape)
-print(tape.gradients(of: y, at: [w]))
+
+do {
+  switch try parseCommandLine(Array(CommandLine.arguments.dropFirst())) {
+  case .help(let text):
+    print(text)
+  case .demo(let arguments):
+    try Demo.run(arguments: arguments)
+  case .benchOps(let options):
+    try OpsBenchmark.run(options)
+  }
+} catch let error as CommandLineError {
+  printError(error.description)
+  exit(2)
+} catch {
+  printError("\(error)")
+  exit(1)
+}

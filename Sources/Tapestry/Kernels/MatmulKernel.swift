@@ -1,0 +1,366 @@
+// Matrix product C = op(A)·op(B), the BLIS way: the operands are copied ("packed") block by block
+// into contiguous panels that the register-tiled micro-kernel reads with unit stride, so its inner
+// loop does nothing but broadcasts, vector loads and fused multiply-adds.
+//
+// Loop nest (outermost first), with the cache each level keeps its working set in:
+//   columns by `columnBlock` → depth by `depthBlock` → pack B block (L2)
+//   → rows by `rowBlock` → pack A block → row panel (`tileRows` rows, stays in L1)
+//   → column panel (`tileColumns` columns, streamed from L2) → micro-kernel.
+// Transposes are handled by the packing routines reading with swapped strides, so every
+// combination runs the same micro-kernel at the same speed.
+
+import Dispatch
+
+/// Tile and block sizes of the matrix-product kernel, in elements of the scalar type.
+@usableFromInline
+internal enum MatmulBlocking {
+  /// Rows of C per micro-kernel call: 8 rows × 2 vectors = 16 accumulator registers, leaving
+  /// room for the two B vectors and the A broadcast (x86-64 with AVX-512 has 32 vector registers).
+  static let tileRows = 8
+  /// Depth of one packed block: a tile-row panel of A (8 × 256 × 4 bytes = 8 KiB for Float) stays
+  /// in the 32 KiB L1 while the B panels stream past it.
+  static let depthBlock = 256
+  /// Rows of A packed at a time.
+  static let rowBlock = 128
+  /// Bytes of packed B per block: half of the 1 MiB L2, so B stays there while A streams through.
+  static let packedBBytes = 512 * 1024
+  /// Below this many multiply-adds a second thread costs more to start than it saves.
+  static let parallelThreshold = 1 << 20
+}
+
+extension Kernels {
+  /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` with `accumulate`, on raw row-major buffers.
+  ///
+  /// `op(A)` is `[m, k]`: A is stored `[m, k]`, or `[k, m]` when `transposeA`. Likewise `op(B)`
+  /// is `[k, n]`, stored `[n, k]` when `transposeB`. C is `[m, n]`. Up to `threads` threads split
+  /// C between them when the product is large enough to pay for it.
+  @usableFromInline
+  static func matmul<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, into c: UnsafeMutablePointer<Scalar>,
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
+    threads: Int
+  ) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+      if !accumulate { c.update(repeating: 0, count: m * n) }
+      return
+    }
+    let problem = MatmulProblem(
+      m: m, n: n, k: k,
+      aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
+      bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
+      accumulate: accumulate, threads: threads)
+    // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
+    // Float and Double once, in this module, whichever module the generic caller lives in.
+    if Scalar.self == Float.self {
+      problem.run(
+        UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+        UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
+        UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self))
+    } else if Scalar.self == Double.self {
+      problem.run(
+        UnsafeRawPointer(a).assumingMemoryBound(to: Double.self),
+        UnsafeRawPointer(b).assumingMemoryBound(to: Double.self),
+        UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self))
+    } else {
+      problem.run(a, b, c)
+    }
+  }
+}
+
+/// The shape and memory layout of one product, shared by the threads that compute it.
+@usableFromInline
+internal struct MatmulProblem: Sendable {
+  let m: Int
+  let n: Int
+  let k: Int
+  let aRowStride: Int
+  let aColumnStride: Int
+  let bRowStride: Int
+  let bColumnStride: Int
+  let accumulate: Bool
+  let threads: Int
+
+  /// Splits C into one part per thread and computes each part on its own packing buffers.
+  ///
+  /// Rows are split when there are enough of them for every thread to fill whole row blocks;
+  /// otherwise columns, which is what keeps the skinny products of recurrent nets (32 rows)
+  /// parallel. Each thread packs its own copy of the shared operand: that costs O(mk + kn),
+  /// against the O(mkn) saved by not synchronising.
+  func run<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>
+  ) {
+    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let parts = m * n * k >= MatmulBlocking.parallelThreshold ? max(1, threads) : 1
+    if parts == 1 {
+      compute(a, b, c, rows: 0..<m, columns: 0..<n)
+      return
+    }
+    let splitRows = m >= parts * MatmulBlocking.rowBlock
+    let unit = splitRows ? MatmulBlocking.tileRows : tileColumns
+    let extent = splitRows ? m : n
+    let units = (extent + unit - 1) / unit
+    let pieces = min(parts, units)
+    let addresses = MatmulAddresses(a: a, b: b, c: c)
+    DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+      let lower = min(extent, units * piece / pieces * unit)
+      let upper = min(extent, units * (piece + 1) / pieces * unit)
+      if splitRows {
+        compute(addresses.a, addresses.b, addresses.c, rows: lower..<upper, columns: 0..<n)
+      } else {
+        compute(addresses.a, addresses.b, addresses.c, rows: 0..<m, columns: lower..<upper)
+      }
+    }
+  }
+
+  /// The serial blocked algorithm for the part `rows × columns` of C.
+  func compute<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
+    rows: Range<Int>, columns: Range<Int>
+  ) {
+    let tileRows = MatmulBlocking.tileRows
+    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let depthBlock = min(k, MatmulBlocking.depthBlock)
+    let columnBlock = max(
+      tileColumns,
+      MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
+        * tileColumns)
+    let rowBlock = MatmulBlocking.rowBlock
+    let packedBCount = depthBlock * min(columnBlock, roundUp(columns.count, tileColumns))
+    let packedACount = depthBlock * min(rowBlock, roundUp(rows.count, tileRows))
+    withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedBCount) { packedB in
+      withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedACount) { packedA in
+        withUnsafeTemporaryAllocation(of: Scalar.self, capacity: tileRows * tileColumns) { edge in
+          guard let packedB = packedB.baseAddress, let packedA = packedA.baseAddress,
+            let edge = edge.baseAddress
+          else { return }
+          for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: columnBlock) {
+            let nc = min(columnBlock, columns.upperBound - j0)
+            for p0 in stride(from: 0, to: k, by: depthBlock) {
+              let kc = min(depthBlock, k - p0)
+              packB(b, into: packedB, depth: p0..<(p0 + kc), columns: j0..<(j0 + nc))
+              for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
+                let mc = min(rowBlock, rows.upperBound - i0)
+                packA(a, into: packedA, rows: i0..<(i0 + mc), depth: p0..<(p0 + kc))
+                let addInto = accumulate || p0 > 0
+                for ir in stride(from: 0, to: mc, by: tileRows) {
+                  let panelA = packedA + ir * kc
+                  let validRows = min(tileRows, mc - ir)
+                  for jr in stride(from: 0, to: nc, by: tileColumns) {
+                    let panelB = packedB + jr * kc
+                    let validColumns = min(tileColumns, nc - jr)
+                    let target = c + (i0 + ir) * n + j0 + jr
+                    if validRows == tileRows && validColumns == tileColumns {
+                      matmulMicroKernel(kc, panelA, panelB, target, n, addInto)
+                    } else {
+                      matmulMicroKernel(kc, panelA, panelB, edge, tileColumns, false)
+                      for r in 0..<validRows {
+                        for s in 0..<validColumns {
+                          let value = edge[r * tileColumns + s]
+                          target[r * n + s] = addInto ? target[r * n + s] + value : value
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Copies `op(A)[rows, depth]` into panels of `tileRows` rows: panel after panel, each laid
+  /// out depth-major (`tileRows` consecutive values per depth step), the last one zero-padded.
+  func packA<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, into packed: UnsafeMutablePointer<Scalar>, rows: Range<Int>,
+    depth: Range<Int>
+  ) {
+    let tileRows = MatmulBlocking.tileRows
+    let kc = depth.count
+    var out = packed
+    for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
+      let valid = min(tileRows, rows.upperBound - i0)
+      if aColumnStride == 1 {
+        for r in 0..<valid {
+          let source = a + (i0 + r) * aRowStride + depth.lowerBound
+          for p in 0..<kc { out[p * tileRows + r] = source[p] }
+        }
+      } else {
+        for p in 0..<kc {
+          let source = a + (depth.lowerBound + p) * aColumnStride + i0
+          for r in 0..<valid { out[p * tileRows + r] = source[r] }
+        }
+      }
+      if valid < tileRows {
+        for p in 0..<kc {
+          for r in valid..<tileRows { out[p * tileRows + r] = 0 }
+        }
+      }
+      out += kc * tileRows
+    }
+  }
+
+  /// Copies `op(B)[depth, columns]` into panels of `tileColumns` columns, each depth-major, the
+  /// last one zero-padded.
+  func packB<Scalar: TensorScalar>(
+    _ b: UnsafePointer<Scalar>, into packed: UnsafeMutablePointer<Scalar>, depth: Range<Int>,
+    columns: Range<Int>
+  ) {
+    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let kc = depth.count
+    var out = packed
+    for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tileColumns) {
+      let valid = min(tileColumns, columns.upperBound - j0)
+      if bColumnStride == 1 {
+        for p in 0..<kc {
+          let source = b + (depth.lowerBound + p) * bRowStride + j0
+          let row = out + p * tileColumns
+          if valid == tileColumns {
+            row.update(from: source, count: tileColumns)
+          } else {
+            row.update(from: source, count: valid)
+            (row + valid).update(repeating: 0, count: tileColumns - valid)
+          }
+        }
+      } else {
+        for s in 0..<valid {
+          let source = b + (j0 + s) * bColumnStride + depth.lowerBound
+          for p in 0..<kc { out[p * tileColumns + s] = source[p] }
+        }
+        if valid < tileColumns {
+          for p in 0..<kc {
+            (out + p * tileColumns + valid).update(repeating: 0, count: tileColumns - valid)
+          }
+        }
+      }
+      out += kc * tileColumns
+    }
+  }
+}
+
+/// The operand addresses, handed to the worker threads.
+///
+/// Unchecked: each thread reads A and B and writes a disjoint part of C, and `run` returns only
+/// after every thread has finished.
+private struct MatmulAddresses<Scalar>: @unchecked Sendable {
+  let a: UnsafePointer<Scalar>
+  let b: UnsafePointer<Scalar>
+  let c: UnsafeMutablePointer<Scalar>
+}
+
+/// The smallest multiple of `step` that is at least `value`.
+private func roundUp(_ value: Int, _ step: Int) -> Int { (value + step - 1) / step * step }
+
+/// `acc + x·y`, fused into one instruction where the target has one.
+///
+/// `SIMD.addProduct` is a fused multiply-add: release builds on x86-64 target the host CPU
+/// (Package.swift), which has FMA, and arm64 always has it. Debug builds on x86-64 target generic
+/// SSE2, where `addProduct` becomes one library call per lane (40× slower), so they multiply and
+/// add separately instead.
+@inline(__always)
+private func multiplyAdd<Vector: SIMD>(_ acc: Vector, _ x: Vector, _ y: Vector) -> Vector
+where Vector.Scalar: FloatingPoint {
+  #if arch(arm64) || (arch(x86_64) && !DEBUG)
+    var sum = acc
+    sum.addProduct(x, y)
+    return sum
+  #else
+    return acc + x * y
+  #endif
+}
+
+/// Loads one vector from `pointer` (no alignment required).
+@inline(__always)
+private func load<Scalar: TensorScalar>(_ pointer: UnsafePointer<Scalar>) -> Scalar.Vector {
+  UnsafeRawPointer(pointer).loadUnaligned(as: Scalar.Vector.self)
+}
+
+/// Stores `vector` at `pointer`, adding what is there first when `accumulate`.
+@inline(__always)
+private func store<Scalar: TensorScalar>(
+  _ vector: Scalar.Vector, _ pointer: UnsafeMutablePointer<Scalar>, _ accumulate: Bool
+) {
+  let value = accumulate ? vector + load(UnsafePointer(pointer)) : vector
+  UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Scalar.Vector.self)
+}
+
+/// The 8 × (2 vectors) register tile: `C[0..<8, 0..<2w] (+)= panelA · panelB` over `depth` steps,
+/// where `panelA` holds 8 values per step and `panelB` 2w (w = lanes of `Scalar.Vector`).
+///
+/// The sixteen accumulators are separate variables so that they live in registers for the whole
+/// loop; each step is 2 vector loads, 8 broadcasts and 16 fused multiply-adds.
+@inline(__always)
+private func matmulMicroKernel<Scalar: TensorScalar>(
+  _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelB: UnsafePointer<Scalar>,
+  _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
+) {
+  typealias Vector = Scalar.Vector
+  let width = Vector.scalarCount
+  var c00 = Vector()
+  var c01 = Vector()
+  var c10 = Vector()
+  var c11 = Vector()
+  var c20 = Vector()
+  var c21 = Vector()
+  var c30 = Vector()
+  var c31 = Vector()
+  var c40 = Vector()
+  var c41 = Vector()
+  var c50 = Vector()
+  var c51 = Vector()
+  var c60 = Vector()
+  var c61 = Vector()
+  var c70 = Vector()
+  var c71 = Vector()
+  var a = panelA
+  var b = panelB
+  for _ in 0..<depth {
+    let b0: Vector = load(b)
+    let b1: Vector = load(b + width)
+    var x = Vector(repeating: a[0])
+    c00 = multiplyAdd(c00, x, b0)
+    c01 = multiplyAdd(c01, x, b1)
+    x = Vector(repeating: a[1])
+    c10 = multiplyAdd(c10, x, b0)
+    c11 = multiplyAdd(c11, x, b1)
+    x = Vector(repeating: a[2])
+    c20 = multiplyAdd(c20, x, b0)
+    c21 = multiplyAdd(c21, x, b1)
+    x = Vector(repeating: a[3])
+    c30 = multiplyAdd(c30, x, b0)
+    c31 = multiplyAdd(c31, x, b1)
+    x = Vector(repeating: a[4])
+    c40 = multiplyAdd(c40, x, b0)
+    c41 = multiplyAdd(c41, x, b1)
+    x = Vector(repeating: a[5])
+    c50 = multiplyAdd(c50, x, b0)
+    c51 = multiplyAdd(c51, x, b1)
+    x = Vector(repeating: a[6])
+    c60 = multiplyAdd(c60, x, b0)
+    c61 = multiplyAdd(c61, x, b1)
+    x = Vector(repeating: a[7])
+    c70 = multiplyAdd(c70, x, b0)
+    c71 = multiplyAdd(c71, x, b1)
+    a += 8
+    b += 2 * width
+  }
+  store(c00, c, accumulate)
+  store(c01, c + width, accumulate)
+  store(c10, c + rowStride, accumulate)
+  store(c11, c + rowStride + width, accumulate)
+  store(c20, c + 2 * rowStride, accumulate)
+  store(c21, c + 2 * rowStride + width, accumulate)
+  store(c30, c + 3 * rowStride, accumulate)
+  store(c31, c + 3 * rowStride + width, accumulate)
+  let lower = c + 4 * rowStride
+  store(c40, lower, accumulate)
+  store(c41, lower + width, accumulate)
+  store(c50, lower + rowStride, accumulate)
+  store(c51, lower + rowStride + width, accumulate)
+  store(c60, lower + 2 * rowStride, accumulate)
+  store(c61, lower + 2 * rowStride + width, accumulate)
+  store(c70, lower + 3 * rowStride, accumulate)
+  store(c71, lower + 3 * rowStride + width, accumulate)
+}
