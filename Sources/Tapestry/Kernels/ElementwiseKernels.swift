@@ -65,26 +65,16 @@ internal enum Kernels {
           let inner = shape[rank - 1]
           let sa = broadcastStrides(a.shape, to: shape)
           let sb = broadcastStrides(b.shape, to: shape)
-          var index = [Int](repeating: 0, count: max(rank - 1, 0))
-          var offsetA = 0
-          var offsetB = 0
+          var walk = OffsetOdometer(
+            sizes: Array(shape.dropLast()), stridesA: Array(sa.dropLast()),
+            stridesB: Array(sb.dropLast()))
           var written = 0
           while written < count {
             zipRun(
-              baseA + offsetA, sa[rank - 1], baseB + offsetB, sb[rank - 1], baseOut + written,
-              inner, f, vf)
+              baseA + walk.offsetA, sa[rank - 1], baseB + walk.offsetB, sb[rank - 1],
+              baseOut + written, inner, f, vf)
             written += inner
-            var axis = rank - 2
-            while axis >= 0 {
-              index[axis] += 1
-              offsetA += sa[axis]
-              offsetB += sb[axis]
-              if index[axis] < shape[axis] { break }
-              offsetA -= sa[axis] * shape[axis]
-              offsetB -= sb[axis] * shape[axis]
-              index[axis] = 0
-              axis -= 1
-            }
+            walk.advance()
           }
         }
       }
@@ -151,5 +141,43 @@ extension SIMD where Scalar: TensorScalar {
   func storeUnaligned(to buffer: UnsafeMutableBufferPointer<Scalar>, at offset: Int) {
     UnsafeMutableRawBufferPointer(buffer).storeBytes(
       of: self, toByteOffset: offset * MemoryLayout<Scalar>.stride, as: Self.self)
+  }
+}
+
+/// Walks a multi-index over `sizes` in row-major order (last axis fastest) and keeps two flat
+/// offsets in step with it, one per operand, each with its own strides (0 where broadcast).
+@usableFromInline
+struct OffsetOdometer {
+  @usableFromInline let sizes: [Int]
+  @usableFromInline let stridesA: [Int]
+  @usableFromInline let stridesB: [Int]
+  @usableFromInline var index: [Int]
+  /// The flat offset of the current index in the first operand.
+  @usableFromInline var offsetA = 0
+  /// The flat offset of the current index in the second operand.
+  @usableFromInline var offsetB = 0
+
+  @inlinable
+  init(sizes: [Int], stridesA: [Int], stridesB: [Int]) {
+    self.sizes = sizes
+    self.stridesA = stridesA
+    self.stridesB = stridesB
+    self.index = [Int](repeating: 0, count: sizes.count)
+  }
+
+  /// Moves to the next index; after the last one both offsets return to 0.
+  @inlinable
+  mutating func advance() {
+    var axis = sizes.count - 1
+    while axis >= 0 {
+      index[axis] += 1
+      offsetA += stridesA[axis]
+      offsetB += stridesB[axis]
+      if index[axis] < sizes[axis] { return }
+      offsetA -= stridesA[axis] * sizes[axis]
+      offsetB -= stridesB[axis] * sizes[axis]
+      index[axis] = 0
+      axis -= 1
+    }
   }
 }

@@ -153,30 +153,19 @@ extension Kernels {
     // The input's last non-unit axis always has stride 1 after collapsing.
     let inner = strides.firstIndex(of: 1) ?? last
     let outerAxes = (0..<rank).filter { $0 != last && $0 != inner }
-    var index = [Int](repeating: 0, count: outerAxes.count)
-    var inputOffset = 0
-    var outputOffset = 0
+    var walk = OffsetOdometer(
+      sizes: outerAxes.map { sizes[$0] }, stridesA: outerAxes.map { strides[$0] },
+      stridesB: outerAxes.map { outputStrides[$0] })
     for _ in 0..<outerAxes.reduce(1, { $0 * sizes[$1] }) {
       if inner == last {
-        (destination + outputOffset).initialize(from: source + inputOffset, count: sizes[last])
+        (destination + walk.offsetB).initialize(from: source + walk.offsetA, count: sizes[last])
       } else {
         transposeTiles(
-          source + inputOffset, destination + outputOffset, rows: sizes[inner],
+          source + walk.offsetA, destination + walk.offsetB, rows: sizes[inner],
           columns: sizes[last], sourceColumnStride: strides[last],
           destinationRowStride: outputStrides[inner])
       }
-      var position = outerAxes.count - 1
-      while position >= 0 {
-        let axis = outerAxes[position]
-        index[position] += 1
-        inputOffset += strides[axis]
-        outputOffset += outputStrides[axis]
-        if index[position] < sizes[axis] { break }
-        inputOffset -= strides[axis] * sizes[axis]
-        outputOffset -= outputStrides[axis] * sizes[axis]
-        index[position] = 0
-        position -= 1
-      }
+      walk.advance()
     }
   }
 
