@@ -18,7 +18,7 @@ public struct Embedding<Scalar: TensorScalar>: Layer {
   public init(vocabularySize: Int, dimension: Int, using generator: inout SeededGenerator) {
     precondition(
       vocabularySize > 0 && dimension > 0,
-      "Embedding: sizes must be positive, got vocabularySize \(vocabularySize), dimension \(dimension)"
+      "Embedding: sizes must be positive: vocabularySize \(vocabularySize), dimension \(dimension)"
     )
     self.init(weight: Tensor.normal([vocabularySize, dimension], using: &generator))
   }

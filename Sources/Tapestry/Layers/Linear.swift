@@ -73,7 +73,7 @@ public struct Linear<Scalar: TensorScalar>: Layer {
   public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
     precondition(
       input.rank >= 1 && input.shape[input.rank - 1] == inputSize,
-      "Linear: input shape \(input.shape) does not match weight shape \(weight.shape) (last axis must be \(inputSize))"
+      "Linear: input shape \(input.shape) does not match weight shape \(weight.shape)"
     )
     let leading = Array(input.shape.dropLast())
     // matmul takes matrices and batches of them; any other rank is flattened to rows and back.
