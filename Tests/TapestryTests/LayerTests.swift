@@ -260,6 +260,14 @@ struct LayerNormTests {
       return layer(xs[0])
     }
   }
+
+  @Test func secondDerivativesMatchFiniteDifferences() {
+    // Composed from differentiable ops, LayerNorm is differentiable twice with no extra code.
+    let layer = LayerNorm<Double>(size: 4, elementwiseAffine: false)
+    expectSecondDerivativesMatchFiniteDifferences(at: [randomTensor([3, 4], seed: 4)]) { xs in
+      layer(xs[0])
+    }
+  }
 }
 
 @Suite("Activation and Sequential")
