@@ -1,0 +1,85 @@
+/// A fully connected (affine) layer: y = x·Wᵀ + b, applied to the last axis of its input
+/// (PyTorch's `nn.Linear`).
+///
+/// Shapes: `weight` is `[outputSize, inputSize]` and `bias` `[outputSize]`, PyTorch's layout, so
+/// weights load from a PyTorch `state_dict` unchanged. The input is `[..., inputSize]` with any
+/// leading axes (`[N, in]` for a batch, `[T, B, in]` for a sequence) and the output
+/// `[..., outputSize]`. The product reads `weight` as stored, transposed by a flag
+/// (`matmul(x, weight, transposeB: true)`), never copied.
+public struct Linear<Scalar: TensorScalar>: Layer {
+  /// The weight matrix W, `[outputSize, inputSize]`.
+  public let weight: Parameter<Scalar>
+  /// The bias b, `[outputSize]`, or `nil` for a layer without one.
+  public let bias: Parameter<Scalar>?
+  /// The size of the last input axis.
+  public let inputSize: Int
+  /// The size of the last output axis.
+  public let outputSize: Int
+
+  /// A layer with PyTorch's default initialisation: every element of the weight and of the bias
+  /// drawn from U(−1/√inputSize, 1/√inputSize), the weight first.
+  ///
+  /// PyTorch gets that weight bound from Kaiming-uniform with a = √5 (gain √(2/(1 + 5)) = √(1/3),
+  /// bound gain·√(3/fan_in) = 1/√fan_in); it keeps the output variance near a third of the input's
+  /// whatever the width.
+  ///
+  /// - Parameters:
+  ///   - inputSize: features per input row; positive.
+  ///   - outputSize: features per output row; positive.
+  ///   - bias: whether to add a learned bias (default true).
+  ///   - generator: the source of the initial values.
+  public init(
+    inputSize: Int, outputSize: Int, bias: Bool = true, using generator: inout SeededGenerator
+  ) {
+    precondition(
+      inputSize > 0 && outputSize > 0,
+      "Linear: sizes must be positive, got inputSize \(inputSize), outputSize \(outputSize)")
+    let bound = 1 / Scalar(inputSize).squareRoot()
+    let weight = Tensor<Scalar>.uniform(
+      [outputSize, inputSize], in: -bound..<bound, using: &generator)
+    let bias =
+      bias ? Tensor<Scalar>.uniform([outputSize], in: -bound..<bound, using: &generator) : nil
+    self.init(weight: weight, bias: bias)
+  }
+
+  /// ``init(inputSize:outputSize:bias:using:)`` with a generator seeded with `seed`.
+  public init(inputSize: Int, outputSize: Int, bias: Bool = true, seed: UInt64) {
+    var generator = SeededGenerator(seed: seed)
+    self.init(inputSize: inputSize, outputSize: outputSize, bias: bias, using: &generator)
+  }
+
+  /// A layer with the given weight `[outputSize, inputSize]` and optional bias `[outputSize]`:
+  /// for loaded weights and hand-computed fixtures.
+  ///
+  /// Traps, naming both shapes, if the weight is not a matrix or the bias does not match its
+  /// rows.
+  public init(weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil) {
+    precondition(
+      weight.rank == 2, "Linear: weight shape \(weight.shape) is not [outputSize, inputSize]")
+    if let bias {
+      precondition(
+        bias.shape == [weight.shape[0]],
+        "Linear: bias shape \(bias.shape) does not match weight shape \(weight.shape)")
+    }
+    self.weight = Parameter(weight)
+    self.bias = bias.map { Parameter($0) }
+    self.outputSize = weight.shape[0]
+    self.inputSize = weight.shape[1]
+  }
+
+  /// x·Wᵀ + b for `input` of shape `[..., inputSize]`; returns `[..., outputSize]`.
+  ///
+  /// Traps, naming the layer and both shapes, when the last input axis is not `inputSize`.
+  public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+    precondition(
+      input.rank >= 1 && input.shape[input.rank - 1] == inputSize,
+      "Linear: input shape \(input.shape) does not match weight shape \(weight.shape)"
+    )
+    let leading = Array(input.shape.dropLast())
+    // matmul takes matrices and batches of them; any other rank is flattened to rows and back.
+    let rows = input.rank == 2 || input.rank == 3 ? input : input.reshaped(to: [-1, inputSize])
+    var output = matmul(rows, weight.value, transposeB: true)
+    if let bias { output = output + bias.value }
+    return output.rank == input.rank ? output : output.reshaped(to: leading + [outputSize])
+  }
+}
