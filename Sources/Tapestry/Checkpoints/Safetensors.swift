@@ -190,6 +190,13 @@ public struct SafetensorsFile: Sendable {
     public let shape: [Int]
     /// Where the elements lie, in bytes from the start of the data buffer.
     public let dataOffsets: Range<Int>
+
+    /// An entry with these fields (they are checked against a file only when one is decoded).
+    public init(dtype: SafetensorsDtype, shape: [Int], dataOffsets: Range<Int>) {
+      self.dtype = dtype
+      self.shape = shape
+      self.dataOffsets = dataOffsets
+    }
   }
 
   /// The tensors, by name.
@@ -614,17 +621,17 @@ private struct RawHeader: Decodable {
   /// A short reason for a decoding error inside one entry: which field, what was wrong.
   private func reason(for error: DecodingError) -> String {
     func field(_ path: [any CodingKey]) -> String {
-      path.dropFirst().map { $0.intValue.map(String.init) ?? $0.stringValue }
-        .joined(separator: ".")
+      let inner = path.dropFirst().map { $0.intValue.map(String.init) ?? $0.stringValue }
+      return inner.isEmpty ? "the entry itself" : "field \"\(inner.joined(separator: "."))\""
     }
     switch error {
     case .keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
     case .typeMismatch(let type, let context):
-      return "field \"\(field(context.codingPath))\" is not of type \(type)"
+      return "\(field(context.codingPath)) is not of type \(type)"
     case .valueNotFound(let type, let context):
-      return "field \"\(field(context.codingPath))\" is null, expected \(type)"
+      return "\(field(context.codingPath)) is null, expected \(type)"
     case .dataCorrupted(let context):
-      return "field \"\(field(context.codingPath))\": \(context.debugDescription)"
+      return "\(field(context.codingPath)): \(context.debugDescription)"
     @unknown default: return "\(error)"
     }
   }
@@ -637,9 +644,17 @@ extension Safetensors {
       return try JSONDecoder().decode(RawHeader.self, from: bytes)
     } catch let error as SafetensorsError {
       throw error
-    } catch let DecodingError.dataCorrupted(context) {
-      let underlying = context.underlyingError.map { " (\(describe($0)))" } ?? ""
-      throw SafetensorsError.invalidHeaderJSON(reason: context.debugDescription + underlying)
+    } catch DecodingError.dataCorrupted {
+      // JSONDecoder says only "not valid JSON"; JSONSerialization says where the syntax breaks.
+      do {
+        _ = try JSONSerialization.jsonObject(with: bytes, options: [.fragmentsAllowed])
+      } catch {
+        let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+        throw SafetensorsError.invalidHeaderJSON(reason: detail ?? describe(error))
+      }
+      // Syntactically fine, so a number JSONDecoder could not take as an `Int` is the culprit.
+      throw SafetensorsError.invalidHeaderJSON(
+        reason: "a shape or offset number is fractional or too large for an integer")
     } catch {
       throw SafetensorsError.invalidHeaderJSON(reason: describe(error))
     }
