@@ -203,7 +203,7 @@ public struct SafetensorsFile: Sendable {
   public let entries: [String: Entry]
   /// The free-form string pairs stored under `__metadata__` (empty when there are none).
   public let metadata: [String: String]
-  /// The whole file (possibly memory-mapped).
+  /// The whole file.
   private let bytes: Data
   /// Where the data buffer begins, counted from the start of `bytes`.
   private let bufferStart: Int
@@ -224,7 +224,8 @@ public struct SafetensorsFile: Sendable {
   ///
   /// `F32` and `F64` elements convert like `Scalar(x)` (so `F64` into `Float` rounds); `F16` and
   /// `BF16` are widened exactly, infinities and NaNs included. Throws
-  /// ``SafetensorsError/noSuchTensor(name:)`` or ``SafetensorsError/unsupportedConversion(tensor:dtype:)``.
+  /// ``SafetensorsError/noSuchTensor(name:)``, or
+  /// ``SafetensorsError/unsupportedConversion(tensor:dtype:)`` for an integer or 8-bit type.
   public func tensor<Scalar: TensorScalar>(named name: String, as _: Scalar.Type = Scalar.self)
     throws -> Tensor<Scalar>
   {
@@ -283,14 +284,15 @@ public enum Safetensors {
   /// The header key that holds the metadata rather than a tensor.
   public static let metadataKey = "__metadata__"
 
-  /// Reads and validates the file at `url` (memory-mapped when the system allows).
+  /// Reads the whole file at `url` into memory and validates it.
   ///
   /// Throws ``SafetensorsError`` for any problem: ``SafetensorsError/io(path:reason:)`` if the file
   /// cannot be read, the other cases as ``decode(_:)`` does.
   public static func read(from url: URL) throws -> SafetensorsFile {
     let data: Data
     do {
-      data = try Data(contentsOf: url, options: .mappedIfSafe)
+      // Not memory-mapped: a mapped file truncated by another process would crash the reader.
+      data = try Data(contentsOf: url)
     } catch {
       throw SafetensorsError.io(path: url.path, reason: describe(error))
     }
@@ -322,7 +324,8 @@ public enum Safetensors {
     let bufferSize = fileSize - bufferStart
 
     var entries: [String: SafetensorsFile.Entry] = [:]
-    for (name, raw) in header.tensors {
+    // In name order, so a file with several problems always reports the same one.
+    for (name, raw) in header.tensors.sorted(by: { byteOrder($0.name, $1.name) }) {
       guard let dtype = SafetensorsDtype(rawValue: raw.dtype) else {
         throw SafetensorsError.unknownDtype(tensor: name, dtype: raw.dtype)
       }
@@ -394,19 +397,18 @@ public enum Safetensors {
       throw SafetensorsError.unsupportedScalarType("\(Scalar.self)")
     }
     if tensors[metadataKey] != nil { throw SafetensorsError.reservedTensorName(metadataKey) }
-    let names = tensors.keys.sorted(by: byteOrder)
+    let ordered = tensors.sorted { byteOrder($0.key, $1.key) }
 
     var json = "{"
     var fields: [String] = []
     if !metadata.isEmpty {
-      let pairs = metadata.keys.sorted(by: byteOrder).map { key in
-        "\(jsonString(key)):\(jsonString(metadata[key] ?? ""))"
+      let pairs = metadata.sorted { byteOrder($0.key, $1.key) }.map { key, value in
+        "\(jsonString(key)):\(jsonString(value))"
       }
       fields.append("\(jsonString(metadataKey)):{\(pairs.joined(separator: ","))}")
     }
     var offset = 0
-    for name in names {
-      let tensor = tensors[name] ?? Tensor(0)
+    for (name, tensor) in ordered {
       let end = offset + tensor.count * dtype.byteCount
       let shape = tensor.shape.map(String.init).joined(separator: ",")
       fields.append(
@@ -423,8 +425,8 @@ public enum Safetensors {
     bytes.reserveCapacity(8 + header.count + offset)
     appendLittleEndian(UInt64(header.count), to: &bytes)
     bytes += header
-    for name in names {
-      for scalar in tensors[name]?.scalars ?? [] {
+    for (_, tensor) in ordered {
+      for scalar in tensor.scalars {
         switch dtype {
         case .float32: appendLittleEndian(Float(scalar).bitPattern, to: &bytes)
         default: appendLittleEndian(Double(scalar).bitPattern, to: &bytes)
