@@ -45,6 +45,7 @@ private struct ExpectedTensor: Decodable {
   }
 }
 
+/// The expected values in the fixture JSON file `name`, by tensor name.
 private func expected(_ name: String) throws -> [String: ExpectedTensor] {
   let data = try Data(contentsOf: fixtures.appendingPathComponent(name))
   return try JSONDecoder().decode([String: ExpectedTensor].self, from: data)
@@ -235,6 +236,7 @@ struct SafetensorsTests {
     ]
     for (stem, data) in written {
       let url = fixtures.appendingPathComponent("\(stem).safetensors")
+      // Set after a deliberate change to the writer, then re-run make_fixtures.py to re-check.
       if ProcessInfo.processInfo.environment["TAPESTRY_RECORD_FIXTURES"] != nil {
         try data.write(to: url)
       }
