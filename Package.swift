@@ -46,7 +46,10 @@ let package = Package(
       name: "TapestryTests",
       // TapestryCLI: the command-line parser is unit-tested (SwiftPM links an executable target
       // into tests with its `main` renamed).
-      dependencies: ["Tapestry", "TapestryTestSupport", "TapestryCLI"]
+      dependencies: ["Tapestry", "TapestryTestSupport", "TapestryCLI"],
+      // Fixtures are read from the source tree (located via #filePath), next to the scripts
+      // that generate them, rather than bundled as resources.
+      exclude: ["Fixtures"]
     ),
   ],
   swiftLanguageModes: [.v6]
