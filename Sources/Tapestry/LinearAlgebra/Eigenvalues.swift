@@ -21,7 +21,9 @@ public struct Eigenvalue: Sendable, Hashable, CustomStringConvertible {
 
   /// |λ| = √(real² + imaginary²), computed without overflow or underflow in the squares.
   public var modulus: Double {
-    let (large, small) = (Swift.max(abs(real), abs(imaginary)), Swift.min(abs(real), abs(imaginary)))
+    let (large, small) = (
+      Swift.max(abs(real), abs(imaginary)), Swift.min(abs(real), abs(imaginary))
+    )
     guard large > 0 else { return 0 }
     let ratio = small / large
     return large * (1 + ratio * ratio).squareRoot()
