@@ -185,4 +185,30 @@ struct InitializerTests {
     let empty: Tensor<Double> = Initializer.kaimingUniform().makeTensor([0, 5], seed: 1)
     #expect(empty.shape == [0, 5])
   }
+
+  // MARK: - Misuse traps with a message naming the function and the shape
+
+  @Test func scalingANonSquareMatrixTraps() async {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      _ = Tensor<Double>.ones([2, 3]).scaledToSpectralRadius(0.9)
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("scaledToSpectralRadius: shape [2, 3] is not a square matrix"))
+  }
+
+  @Test func scalingANilpotentMatrixTraps() async {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      _ = Tensor<Double>([[0, 1], [0, 0]]).scaledToSpectralRadius(0.9)
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("has spectral radius 0"))
+  }
+
+  @Test func fansOfAVectorTrap() async {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      let _: Tensor<Double> = Initializer.xavierUniform().makeTensor([5], seed: 1)
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("fanInAndFanOut(of:): shape [5] has fewer than 2 dimensions"))
+  }
 }

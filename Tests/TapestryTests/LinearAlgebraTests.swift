@@ -181,4 +181,12 @@ struct LinearAlgebraTests {
     #expect(Eigenvalue(real: 1.5, imaginary: -2).description == "1.5-2.0i")
     #expect(Eigenvalue(real: 1.5).description == "1.5")
   }
+
+  @Test func eigenvaluesOfANonSquareMatrixTrap() async {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      _ = eigenvalues(of: Tensor<Double>.ones([2, 3]))
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("eigenvalues(of:): shape [2, 3] is not a square matrix"))
+  }
 }

@@ -58,7 +58,8 @@ public func eigenvalues<Scalar>(of matrix: Tensor<Scalar>) -> [Eigenvalue] {
   let n = matrix.shape[0]
   var elements = matrix.scalars.map { Double($0) }
   return elements.withUnsafeMutableBufferPointer { buffer in
-    let a = SquareMatrixView(base: buffer, n: n)
+    guard let base = buffer.baseAddress else { return [] }
+    let a = SquareMatrixView(base: base, n: n)
     balance(a)
     reduceToHessenberg(a)
     return hessenbergEigenvalues(a)
@@ -101,7 +102,7 @@ public func largestSingularValue<Scalar>(of matrix: Tensor<Scalar>) -> Double {
 /// Row-major n×n storage seen through `[row, column]` subscripts, without Array's copy-on-write
 /// checks in the O(n³) loops (they dominate in debug builds, which the tests use).
 private struct SquareMatrixView {
-  let base: UnsafeMutableBufferPointer<Double>
+  let base: UnsafeMutablePointer<Double>
   let n: Int
 
   subscript(row: Int, column: Int) -> Double {
