@@ -1,8 +1,7 @@
 // Weight initialisers with PyTorch's semantics (`torch.nn.init`). They are values of one enum,
-// not static functions on Tensor, because a layer takes its initialiser as an argument before it
-// knows the scalar type it will be asked for and draws the weights once it knows the shape:
-// `Linear(inputSize: 3, outputSize: 4, weightInitializer: .orthogonal())`. The enum lists every
-// option in one place, prints itself, and is `Sendable`.
+// not static functions on Tensor, so that a layer can take one as an argument (say
+// `weightInitializer: .orthogonal()`) before it knows its scalar type, and draw each weight once
+// it knows the shape. The enum lists every option in one place, prints itself, and is `Sendable`.
 //
 // Every draw is made in Double and converted at the end, so a Float tensor is the Double tensor
 // of the same seed rounded, and orthogonality comes from a Double QR.
