@@ -1,12 +1,14 @@
-"""Reference trajectories for Tapestry's optimisers and learning-rate schedules, from PyTorch.
+"""Reference values for Tapestry's optimisers, learning-rate schedules and gradient clipping,
+from PyTorch.
 
 Run from anywhere with a Python that has torch (any 2.x):
 
     python Tests/TapestryTests/Fixtures/Optimizers/make_fixtures.py
 
-It writes optimizers.json and schedules.json next to this file. Everything is float64 and seeded,
-so the output is the same on every run. The Swift tests (OptimizerTests.swift) replay the stored
-gradients through Tapestry's optimisers and compare every step to 1e-10.
+It writes optimizers.json, schedules.json and clipping.json next to this file. Everything is
+float64 and seeded, so the output is the same on every run. The Swift tests (OptimizerTests.swift
+and ClippingTests.swift) replay the stored gradients through Tapestry and compare every step to
+1e-10.
 
 Option names are Tapestry's initialiser labels, so the tests pass them straight through.
 """
@@ -190,6 +192,31 @@ assert all(
     for e, r in enumerate(cosine[:11])
 )
 
-for name, content in [("optimizers.json", optimizers), ("schedules.json", schedules)]:
+
+
+def clipped(norm_type, max_norm):
+    grads = [g.clone() for g in GRADIENTS[0]]
+    params = [torch.zeros_like(g, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type)
+    return {
+        "normType": "inf" if math.isinf(norm_type) else norm_type,
+        "maxNorm": max_norm,
+        "norm": total.item(),
+        "gradients": [flat(p.grad) for p in params],
+    }
+
+
+clipping = {
+    "gradients": [tensor_json(g) for g in GRADIENTS[0]],
+    "globalNorm": [clipped(2.0, 1.0), clipped(1.0, 2.5), clipped(math.inf, 0.5), clipped(2.0, 100)],
+}
+
+for name, content in [
+    ("optimizers.json", optimizers),
+    ("schedules.json", schedules),
+    ("clipping.json", clipping),
+]:
     (HERE / name).write_text(json.dumps(content, indent=1) + "\n")
     print("wrote", HERE / name)
