@@ -247,3 +247,53 @@ struct LearningRateScheduleTests {
     expectClose(model.bias.value, Tensor([-0.325, -0.325]))
   }
 }
+
+@Suite("Optimiser misuse traps with a message")
+struct OptimizerMisuseTests {
+  /// Each misuse and a fragment of the message it must trap with.
+  static let misuses: [(message: String, misuse: @Sendable () -> Void)] = [
+    ("SGD: invalid learning rate -0.1", { _ = SGD<Double>(learningRate: -0.1) }),
+    ("SGD: Nesterov momentum needs momentum > 0", { _ = SGD<Double>(nesterov: true) }),
+    ("Adam<Double>: invalid beta1 1.0", { _ = Adam<Double>(beta1: 1) }),
+    ("AdamW<Float>: invalid beta2 -0.5", { _ = AdamW<Float>(beta2: -0.5) }),
+    ("RMSprop: invalid alpha -1.0", { _ = RMSprop<Double>(alpha: -1) }),
+    ("Adagrad: invalid epsilon -1.0", { _ = Adagrad<Double>(epsilon: -1) }),
+    ("Adam<Double>: invalid learning rate -1.0", { Adam<Double>().learningRate = -1 }),
+    (
+      "SGD<Double>.update: gradient of shape [3] for parameter 'bias' of shape [2]",
+      {
+        let model = TwoTensors(weight: Parameter(.zeros([3, 2])), bias: Parameter(.zeros([2])))
+        var grads = gradients(of: model, equalTo: [.zeros([3, 2]), .zeros([2])])
+        grads.entries[1].gradient = .zeros([3])
+        SGD<Double>().update(grads)
+      }
+    ),
+    ("StepDecay: step size 0 must be positive", { _ = StepDecay(initial: 1, stepSize: 0) }),
+    (
+      "l2Penalty(of:weight:only:): no parameter named 'weight_hh_l0'",
+      {
+        let model = TwoTensors(weight: Parameter(.zeros([3, 2])), bias: Parameter(.zeros([2])))
+        _ = l2Penalty(of: model, weight: 0.1, only: ["weight_hh_l0"])
+      }
+    ),
+    (
+      "clipGlobalNorm(to:normType:): invalid maxNorm -1.0",
+      {
+        let model = TwoTensors(weight: Parameter(.zeros([3, 2])), bias: Parameter(.zeros([2])))
+        var grads = gradients(of: model, equalTo: [.zeros([3, 2]), .zeros([2])])
+        _ = grads.clipGlobalNorm(to: -1)
+      }
+    ),
+  ]
+
+  @Test(arguments: misuses.indices)
+  func trapsNamingTheProblem(index: Int) async {
+    let result = await #expect(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) { [index] in
+      OptimizerMisuseTests.misuses[index].misuse()
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains(Self.misuses[index].message), "\(message)")
+  }
+}
