@@ -196,6 +196,44 @@ struct OptimizerTests {
   }
 }
 
+/// Trains a linear regression y = xW + b from zero for 60 steps with `optimizer`, warm-up and
+/// global-norm clipping, and returns the first and last losses.
+private func trainRegression<O: Optimizer>(_ optimizer: O) -> (first: Double, last: Double)
+where O.Scalar == Double {
+  let x = randomTensor([16, 3], seed: 31)
+  let y = matmul(x, randomTensor([3, 2], seed: 32)) + Tensor([0.5, -0.25])
+  let model = TwoTensors(weight: Parameter(.zeros([3, 2])), bias: Parameter(.zeros([2])))
+  let schedule = LinearWarmup(warmupSteps: 5, then: ConstantLearningRate(optimizer.learningRate))
+  var losses: [Double] = []
+  for _ in 0..<60 {
+    var (loss, grads) = valueWithGradient(at: model) { model in
+      meanSquaredError(predicted: matmul(x, model.weight.value) + model.bias.value, expected: y)
+    }
+    let clipping = grads.clipGlobalNorm(to: 1)
+    #expect(clipping.isFinite)
+    optimizer.follow(schedule)
+    optimizer.update(grads)
+    losses.append(loss.scalar)
+  }
+  return (losses[0], losses[losses.count - 1])
+}
+
+@Suite("Optimisers train a model")
+struct OptimizerTrainingTests {
+  @Test(arguments: ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+  func lossFallsTenfold(name: String) {
+    let result =
+      switch name {
+      case "SGD": trainRegression(SGD<Double>(learningRate: 0.1, momentum: 0.9, nesterov: true))
+      case "Adam": trainRegression(Adam<Double>(learningRate: 0.1))
+      case "AdamW": trainRegression(AdamW<Double>(learningRate: 0.1))
+      case "RMSprop": trainRegression(RMSprop<Double>(learningRate: 0.02, centered: true))
+      default: trainRegression(Adagrad<Double>(learningRate: 0.5))
+      }
+    #expect(result.last < result.first / 10, "\(name): loss \(result.first) → \(result.last)")
+  }
+}
+
 @Suite("Learning-rate schedules match PyTorch")
 struct LearningRateScheduleTests {
   fileprivate static func schedule(_ testCase: OptimizerFixtures.Schedules.Case, base: Double)
