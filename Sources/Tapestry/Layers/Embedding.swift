@@ -20,7 +20,8 @@ public struct Embedding<Scalar: TensorScalar>: Layer {
       vocabularySize > 0 && dimension > 0,
       "Embedding: sizes must be positive: vocabularySize \(vocabularySize), dimension \(dimension)"
     )
-    self.init(weight: Tensor.normal([vocabularySize, dimension], using: &generator))
+    self.init(
+      weight: Initializer.normal().makeTensor([vocabularySize, dimension], using: &generator))
   }
 
   /// ``init(vocabularySize:dimension:using:)`` with a generator seeded with `seed`.

@@ -27,25 +27,36 @@ public struct Linear<Scalar: TensorScalar>: Layer {
   ///   - inputSize: features per input row; positive.
   ///   - outputSize: features per output row; positive.
   ///   - bias: whether to add a learned bias (default true).
+  ///   - weightInitializer: how to draw the weight; the default is PyTorch's.
   ///   - generator: the source of the initial values.
   public init(
-    inputSize: Int, outputSize: Int, bias: Bool = true, using generator: inout SeededGenerator
+    inputSize: Int, outputSize: Int, bias: Bool = true,
+    weightInitializer: Initializer = .kaimingUniform(a: 5.0.squareRoot()),
+    using generator: inout SeededGenerator
   ) {
     precondition(
       inputSize > 0 && outputSize > 0,
       "Linear: sizes must be positive, got inputSize \(inputSize), outputSize \(outputSize)")
-    let bound = 1 / Scalar(inputSize).squareRoot()
-    let weight = Tensor<Scalar>.uniform(
-      [outputSize, inputSize], in: -bound..<bound, using: &generator)
-    let bias =
-      bias ? Tensor<Scalar>.uniform([outputSize], in: -bound..<bound, using: &generator) : nil
+    let weight: Tensor<Scalar> = weightInitializer.makeTensor(
+      [outputSize, inputSize], using: &generator)
+    let bound = 1 / Double(inputSize).squareRoot()
+    let bias: Tensor<Scalar>? =
+      bias
+      ? Initializer.uniform(low: -bound, high: bound).makeTensor([outputSize], using: &generator)
+      : nil
     self.init(weight: weight, bias: bias)
   }
 
-  /// ``init(inputSize:outputSize:bias:using:)`` with a generator seeded with `seed`.
-  public init(inputSize: Int, outputSize: Int, bias: Bool = true, seed: UInt64) {
+  /// ``init(inputSize:outputSize:bias:weightInitializer:using:)`` with a generator seeded with
+  /// `seed`.
+  public init(
+    inputSize: Int, outputSize: Int, bias: Bool = true,
+    weightInitializer: Initializer = .kaimingUniform(a: 5.0.squareRoot()), seed: UInt64
+  ) {
     var generator = SeededGenerator(seed: seed)
-    self.init(inputSize: inputSize, outputSize: outputSize, bias: bias, using: &generator)
+    self.init(
+      inputSize: inputSize, outputSize: outputSize, bias: bias,
+      weightInitializer: weightInitializer, using: &generator)
   }
 
   /// A layer with the given weight `[outputSize, inputSize]` and optional bias `[outputSize]`:
