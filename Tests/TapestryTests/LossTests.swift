@@ -202,4 +202,56 @@ private func binaryCrossEntropyReference(_ x: Double, _ y: Double) -> Double {
     let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
     #expect(message.contains("binaryCrossEntropy: shapes [4] and [4, 1] differ"))
   }
+
+  @Test(arguments: Reduction.allCases)
+  func huberLossOfKnownValues(reduction: Reduction) {
+    // Errors 0.5 (quadratic: 0.125), −2 (linear: 2 − 0.5 = 1.5), 1 (boundary: 0.5), 0.
+    let predicted = Tensor<Double>([0.5, -2, 1, 3])
+    let expected = Tensor<Double>([0, 0, 0, 3])
+    expectClose(
+      huberLoss(predicted: predicted, expected: expected, reduction: reduction),
+      reference([0.125, 1.5, 0.5, 0], shape: [4], reduction))
+    // With δ = 2: 0.125, 2 (still quadratic), 0.5, 0.
+    expectClose(
+      huberLoss(predicted: predicted, expected: expected, delta: 2, reduction: .sum),
+      Tensor(2.625))
+  }
+
+  @Test(arguments: Reduction.allCases)
+  func huberLossGradientsMatchFiniteDifferencesAndCapOutliers(reduction: Reduction) {
+    let predicted = randomTensor([3, 4], in: -3..<3, seed: 41)
+    let expected = randomTensor([3, 4], seed: 42)
+    expectGradientsMatchFiniteDifferences(at: [predicted, expected]) {
+      huberLoss(predicted: $0[0], expected: $0[1], delta: 0.7, reduction: reduction)
+    }
+    let outlier = gradient(at: Tensor<Double>([100, -100, 0.25])) {
+      huberLoss(predicted: $0, expected: Tensor.zeros([3]), delta: 1, reduction: .sum)
+    }
+    #expect(outlier == Tensor([1, -1, 0.25]))
+  }
+
+  @Test(arguments: Reduction.allCases)
+  func negativeLogLikelihoodAfterLogSoftmaxIsCrossEntropy(reduction: Reduction) {
+    let logits = randomTensor([4, 3], in: -3..<3, seed: 43)
+    let labels = [2, 0, 1, 1]
+    expectClose(
+      negativeLogLikelihood(
+        logProbabilities: logSoftmax(logits, alongAxis: 1), labels: labels, reduction: reduction),
+      crossEntropy(logits: logits, labels: labels, reduction: reduction))
+    expectGradientsMatchFiniteDifferences(at: [logits]) {
+      negativeLogLikelihood(logProbabilities: $0[0], labels: labels, reduction: reduction)
+    }
+  }
+
+  @Test func negativeLogLikelihoodWithALabelOutOfRangeTraps() async {
+    let result = await #expect(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
+      _ = negativeLogLikelihood(logProbabilities: Tensor<Double>.zeros([2, 3]), labels: [0, 3])
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(
+      message.contains(
+        "negativeLogLikelihood: label 3 of sample 1 is out of range 0..<3 for logProbabilities"))
+  }
 }

@@ -57,25 +57,77 @@ public func meanSquaredError<Scalar>(
 public func crossEntropy<Scalar>(
   logits: Tensor<Scalar>, labels: [Int], reduction: Reduction = .mean
 ) -> Tensor<Scalar> {
+  let mask = oneHotMask(labels, like: logits, named: "logits", op: "crossEntropy")
+  let target = (logits * mask).sum(alongAxis: 1)
+  return reduction.reduce(logSumExp(logits, alongAxis: 1) - target)
+}
+
+/// Negative log-likelihood of class indices given log-probabilities:
+/// `−logProbabilities[n, labels[n]]` (PyTorch's `nll_loss`). Pair it with `logSoftmax`; the
+/// two together are ``crossEntropy(logits:labels:reduction:)``.
+///
+/// Traps when `logProbabilities` is not `[N, C]`, when there are not `N` labels, or when a label
+/// is outside `0..<C`.
+///
+/// - Parameters:
+///   - logProbabilities: `[N, C]`, each row the log of a distribution over the classes.
+///   - labels: `N` class indices in `0..<C`.
+///   - reduction: `.mean` averages over the `N` samples; `.none` returns the `[N]` losses.
+@inlinable
+public func negativeLogLikelihood<Scalar>(
+  logProbabilities: Tensor<Scalar>, labels: [Int], reduction: Reduction = .mean
+) -> Tensor<Scalar> {
+  let mask = oneHotMask(
+    labels, like: logProbabilities, named: "logProbabilities", op: "negativeLogLikelihood")
+  return reduction.reduce(-(logProbabilities * mask).sum(alongAxis: 1))
+}
+
+/// A constant `[N, C]` tensor with a 1 at each `(n, labels[n])`: multiplying by it picks each
+/// row's target entry with ops we already have, and the gradient it passes back is exactly the
+/// one-hot pattern. Traps, naming `op` and the argument `name`, unless `scores` is `[N, C]` with
+/// `N` labels in `0..<C`.
+@inlinable
+func oneHotMask<Scalar>(
+  _ labels: [Int], like scores: Tensor<Scalar>, named name: String, op: String
+) -> Tensor<Scalar> {
+  precondition(scores.rank == 2, "\(op): \(name) must be [N, C], got shape \(scores.shape)")
+  let (samples, classes) = (scores.shape[0], scores.shape[1])
   precondition(
-    logits.rank == 2, "crossEntropy: logits must be [N, C], got shape \(logits.shape)")
-  let (samples, classes) = (logits.shape[0], logits.shape[1])
-  precondition(
-    labels.count == samples,
-    "crossEntropy: \(labels.count) labels for logits of shape \(logits.shape)")
+    labels.count == samples, "\(op): \(labels.count) labels for \(name) of shape \(scores.shape)")
   var oneHot = [Scalar](repeating: 0, count: samples * classes)
   for (sample, label) in labels.enumerated() {
     precondition(
       label >= 0 && label < classes,
-      "crossEntropy: label \(label) of sample \(sample) is out of range 0..<\(classes) "
-        + "for logits of shape \(logits.shape)")
+      "\(op): label \(label) of sample \(sample) is out of range 0..<\(classes) "
+        + "for \(name) of shape \(scores.shape)")
     oneHot[sample * classes + label] = 1
   }
-  // Multiplying by a one-hot mask picks each row's target logit with ops we already have; the
-  // mask is a constant, so the gradient it passes back is exactly the one-hot pattern.
-  let target = (logits * Tensor(uncheckedShape: logits.shape, scalars: oneHot))
-    .sum(alongAxis: 1)
-  return reduction.reduce(logSumExp(logits, alongAxis: 1) - target)
+  return Tensor(uncheckedShape: scores.shape, scalars: oneHot)
+}
+
+/// The Huber loss (PyTorch's `huber_loss`): `½e²` where |e| < δ and `δ(|e| − ½δ)` beyond, with
+/// `e = predicted − expected`. Quadratic near zero like MSE, linear for outliers, so one bad
+/// target cannot dominate the gradient (it is capped at δ in magnitude).
+///
+/// Computed as `½q² + δ(|e| − q)` with `q = min(|e|, δ)`, from differentiable ops.
+///
+/// - Parameters:
+///   - predicted: any shape.
+///   - expected: the same shape as `predicted` (no broadcasting, as for MSE).
+///   - delta: where the loss turns from quadratic to linear; positive (default 1).
+///   - reduction: `.none` returns the elementwise losses with the shape of `predicted`.
+@inlinable
+public func huberLoss<Scalar>(
+  predicted: Tensor<Scalar>, expected: Tensor<Scalar>, delta: Scalar = 1,
+  reduction: Reduction = .mean
+) -> Tensor<Scalar> {
+  precondition(
+    predicted.shape == expected.shape,
+    "huberLoss: shapes \(predicted.shape) and \(expected.shape) differ")
+  precondition(delta > 0, "huberLoss: delta \(delta) must be positive")
+  let magnitude = abs(predicted - expected)
+  let quadratic = clamp(magnitude, max: delta)
+  return reduction.reduce(0.5 * quadratic * quadratic + delta * (magnitude - quadratic))
 }
 
 /// Softmax cross-entropy against a probability distribution per sample (soft labels, label
