@@ -183,7 +183,14 @@ internal struct MatmulProblem: Sendable {
     var out = packed
     for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
       let valid = min(tileRows, rows.upperBound - i0)
-      if aColumnStride == 1 {
+      if aColumnStride == 1 && valid == tileRows {
+        // Row by row would write with a stride of `tileRows`; step by step writes contiguously
+        // and reads eight sequential streams, which the prefetcher follows.
+        let source = a + i0 * aRowStride + depth.lowerBound
+        for p in 0..<kc {
+          for r in 0..<tileRows { out[p * tileRows + r] = source[r * aRowStride + p] }
+        }
+      } else if aColumnStride == 1 {
         for r in 0..<valid {
           let source = a + (i0 + r) * aRowStride + depth.lowerBound
           for p in 0..<kc { out[p * tileRows + r] = source[p] }
@@ -219,7 +226,10 @@ internal struct MatmulProblem: Sendable {
           let source = b + (depth.lowerBound + p) * bRowStride + j0
           let row = out + p * tileColumns
           if valid == tileColumns {
-            row.update(from: source, count: tileColumns)
+            // Two vector moves: a `memmove` call per 32 elements costs more than the copy.
+            let width = Scalar.Vector.scalarCount
+            store(load(source) as Scalar.Vector, row, false)
+            store(load(source + width) as Scalar.Vector, row + width, false)
           } else {
             row.update(from: source, count: valid)
             (row + valid).update(repeating: 0, count: tileColumns - valid)
