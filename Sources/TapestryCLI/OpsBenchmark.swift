@@ -38,6 +38,8 @@ enum OpsBenchmark {
   }
 
   /// Runs every workload, prints a table and writes the JSON file if asked.
+  ///
+  /// Besides W6 and W0 it times the skinny products of a recurrent step (`matmul_skinny`).
   static func run(_ options: Options) throws {
     ComputeSettings.threads = options.threads
     let (warmups, runs) = options.quick ? (1, 3) : (3, 20)
@@ -96,6 +98,25 @@ enum OpsBenchmark {
           workload: "w0_matmul", variant: "square", size: n, threads: options.threads,
           medianMilliseconds: median, minimumMilliseconds: times.minimum / Double(inner),
           gigaflops: flops / (median * 1e6), microsecondsPerOp: nil))
+    }
+
+    // The products of a recurrent step, batch × hidden times hidden × 4·hidden (an LSTM's
+    // recurrent weights), at the M and L sizes of W1: skinny, so a different shape of problem.
+    for (batch, hidden) in [(32, 128), (64, 512)] {
+      let h = Tensor<Float>.normal([batch, hidden], seed: 4)
+      let w = Tensor<Float>.normal([hidden, 4 * hidden], seed: 5)
+      let flops = 2 * Double(batch * hidden * 4 * hidden)
+      let inner = max(1, Int(3e9 / flops))
+      let times = measure(warmups: warmups, runs: runs) {
+        for _ in 0..<inner { blackHole(matmul(h, w)) }
+      }
+      let median = times.median / Double(inner)
+      report(
+        Record(
+          workload: "matmul_skinny", variant: "\(batch)x\(hidden) · \(hidden)x\(4 * hidden)",
+          size: hidden, threads: options.threads, medianMilliseconds: median,
+          minimumMilliseconds: times.minimum / Double(inner), gigaflops: flops / (median * 1e6),
+          microsecondsPerOp: nil))
     }
 
     if let path = options.jsonPath { try writeAtomically(records, to: path) }

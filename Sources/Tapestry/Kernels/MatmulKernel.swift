@@ -24,8 +24,16 @@ internal enum MatmulBlocking {
   static let rowBlock = 128
   /// Bytes of packed B per block: half of the 1 MiB L2, so B stays there while A streams through.
   static let packedBBytes = 512 * 1024
-  /// Below this many multiply-adds a second thread costs more to start than it saves.
-  static let parallelThreshold = 1 << 20
+  /// Below this many multiply-adds a second thread costs more to start than it saves (measured:
+  /// 2 threads made n = 128 (2M multiply-adds) 2.6× slower, n = 256 (16M) 1.3× faster).
+  static let parallelThreshold = 1 << 22
+  /// Up to this many rows (a recurrent net's batch), an untransposed B that fits in
+  /// `skinnyBBytes` is read in place instead of packed: each element is used by so few rows that
+  /// the copy does not pay (measured: 32×128·128×512 1.1× faster). A larger B is still packed:
+  /// read in place with a long power-of-two row stride, its rows collide in the cache (measured:
+  /// 64×512·512×2048 1.1× slower).
+  static let skinnyRows = 64
+  static let skinnyBBytes = 512 * 1024
 }
 
 extension Kernels {
@@ -126,6 +134,9 @@ internal struct MatmulProblem: Sendable {
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
         * tileColumns)
     let rowBlock = MatmulBlocking.rowBlock
+    let readBInPlace =
+      bColumnStride == 1 && rows.count <= MatmulBlocking.skinnyRows
+      && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
     let packedBCount = depthBlock * min(columnBlock, roundUp(columns.count, tileColumns))
     let packedACount = depthBlock * min(rowBlock, roundUp(rows.count, tileRows))
     withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedBCount) { packedB in
@@ -138,7 +149,15 @@ internal struct MatmulProblem: Sendable {
             let nc = min(columnBlock, columns.upperBound - j0)
             for p0 in stride(from: 0, to: k, by: depthBlock) {
               let kc = min(depthBlock, k - p0)
-              packB(b, into: packedB, depth: p0..<(p0 + kc), columns: j0..<(j0 + nc))
+              if readBInPlace {
+                // Only a last, partial panel is packed (to offset 0), for its zero padding.
+                let full = nc / tileColumns * tileColumns
+                if full < nc {
+                  packB(b, into: packedB, depth: p0..<(p0 + kc), columns: (j0 + full)..<(j0 + nc))
+                }
+              } else {
+                packB(b, into: packedB, depth: p0..<(p0 + kc), columns: j0..<(j0 + nc))
+              }
               for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
                 let mc = min(rowBlock, rows.upperBound - i0)
                 packA(a, into: packedA, rows: i0..<(i0 + mc), depth: p0..<(p0 + kc))
@@ -147,13 +166,18 @@ internal struct MatmulProblem: Sendable {
                   let panelA = packedA + ir * kc
                   let validRows = min(tileRows, mc - ir)
                   for jr in stride(from: 0, to: nc, by: tileColumns) {
-                    let panelB = packedB + jr * kc
+                    let inPlace = readBInPlace && nc - jr >= tileColumns
+                    let packedOffset = readBInPlace ? 0 : jr * kc
+                    let inPlaceOffset = p0 * bRowStride + j0 + jr
+                    let panelB = inPlace ? b + inPlaceOffset : UnsafePointer(packedB + packedOffset)
+                    let panelBStride = inPlace ? bRowStride : tileColumns
                     let validColumns = min(tileColumns, nc - jr)
                     let target = c + (i0 + ir) * n + j0 + jr
                     if validRows == tileRows && validColumns == tileColumns {
-                      matmulMicroKernel(kc, panelA, panelB, target, n, addInto)
+                      matmulMicroKernel(kc, panelA, panelB, panelBStride, target, n, addInto)
                     } else {
-                      matmulMicroKernel(kc, panelA, panelB, edge, tileColumns, false)
+                      matmulMicroKernel(
+                        kc, panelA, panelB, panelBStride, edge, tileColumns, false)
                       for r in 0..<validRows {
                         for s in 0..<validColumns {
                           let value = edge[r * tileColumns + s]
@@ -182,7 +206,14 @@ internal struct MatmulProblem: Sendable {
     var out = packed
     for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
       let valid = min(tileRows, rows.upperBound - i0)
-      if aColumnStride == 1 {
+      if aColumnStride == 1 && valid == tileRows {
+        // Row by row would write with a stride of `tileRows`; step by step writes contiguously
+        // and reads eight sequential streams, which the prefetcher follows.
+        let source = a + i0 * aRowStride + depth.lowerBound
+        for p in 0..<kc {
+          for r in 0..<tileRows { out[p * tileRows + r] = source[r * aRowStride + p] }
+        }
+      } else if aColumnStride == 1 {
         for r in 0..<valid {
           let source = a + (i0 + r) * aRowStride + depth.lowerBound
           for p in 0..<kc { out[p * tileRows + r] = source[p] }
@@ -218,7 +249,10 @@ internal struct MatmulProblem: Sendable {
           let source = b + (depth.lowerBound + p) * bRowStride + j0
           let row = out + p * tileColumns
           if valid == tileColumns {
-            row.update(from: source, count: tileColumns)
+            // Two vector moves: a `memmove` call per 32 elements costs more than the copy.
+            let width = Scalar.Vector.scalarCount
+            store(load(source) as Scalar.Vector, row, false)
+            store(load(source + width) as Scalar.Vector, row + width, false)
           } else {
             row.update(from: source, count: valid)
             (row + valid).update(repeating: 0, count: tileColumns - valid)
@@ -294,7 +328,7 @@ private func store<Scalar: TensorScalar>(
 @inline(__always)
 private func matmulMicroKernel<Scalar: TensorScalar>(
   _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelB: UnsafePointer<Scalar>,
-  _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
+  _ panelBStride: Int, _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
 ) {
   typealias Vector = Scalar.Vector
   let width = Vector.scalarCount
@@ -344,7 +378,7 @@ private func matmulMicroKernel<Scalar: TensorScalar>(
     c70 = multiplyAdd(c70, x, b0)
     c71 = multiplyAdd(c71, x, b1)
     a += 8
-    b += 2 * width
+    b += panelBStride
   }
   store(c00, c, accumulate)
   store(c01, c + width, accumulate)

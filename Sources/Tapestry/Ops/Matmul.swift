@@ -24,9 +24,11 @@ public func matmul<Scalar>(
   let (rowsB, columnsB) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
   let (m, k) = transposeA ? (columnsA, rowsA) : (rowsA, columnsA)
   let (innerB, n) = transposeB ? (columnsB, rowsB) : (rowsB, columnsB)
+  let flags =
+    transposeA || transposeB ? ", transposeA: \(transposeA), transposeB: \(transposeB)" : ""
   precondition(
     k == innerB,
-    "matmul: shapes \(a.shape) and \(b.shape) are incompatible (inner dimensions \(k) and \(innerB)\(transposeA || transposeB ? ", transposeA: \(transposeA), transposeB: \(transposeB)" : ""))"
+    "matmul: shapes \(a.shape) and \(b.shape) are incompatible (inner dimensions \(k) and \(innerB)\(flags))"
   )
   let batchA = a.rank == 3 ? a.shape[0] : nil
   let batchB = b.rank == 3 ? b.shape[0] : nil
