@@ -123,8 +123,10 @@ private func makeCell(_ options: RecurrentFixture.Options, inputSize: Int, hidde
     return LSTMCell<Double>(
       inputSize: inputSize, hiddenSize: hiddenSize, bias: bias,
       peepholes: options.peepholes ?? false, seed: 1)
-  default:
+  case "gru":
     return GRUCell<Double>(inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, seed: 1)
+  default:
+    preconditionFailure("make_fixtures.py wrote an unknown cell \(options.cell)")
   }
 }
 

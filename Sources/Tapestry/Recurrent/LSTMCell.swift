@@ -88,10 +88,16 @@ public struct LSTMCell<Scalar: TensorScalar>: RecurrentCell {
     weight_cf = peepholes ? recurrentWeight([h], hiddenSize: h, using: &generator) : nil
     weight_co = peepholes ? recurrentWeight([h], hiddenSize: h, using: &generator) : nil
     if let forgetGateBias, let inputBias = bias_ih, let hiddenBias = bias_hh {
-      for row in h..<(2 * h) {
-        inputBias.value.elements[row] = Scalar(forgetGateBias)
-        hiddenBias.value.elements[row] = 0
+      // Only the forget gate's rows change, so the other gates keep PyTorch's draw.
+      func replacingForgetRows(of bias: Tensor<Scalar>, with value: Scalar) -> Tensor<Scalar> {
+        concatenate(
+          [
+            bias.slice(alongAxis: 0, 0..<h), Tensor.filled([h], with: value),
+            bias.slice(alongAxis: 0, (2 * h)..<(4 * h)),
+          ], alongAxis: 0)
       }
+      inputBias.value = replacingForgetRows(of: inputBias.value, with: Scalar(forgetGateBias))
+      hiddenBias.value = replacingForgetRows(of: hiddenBias.value, with: 0)
     }
     self.inputSize = inputSize
     self.hiddenSize = hiddenSize
