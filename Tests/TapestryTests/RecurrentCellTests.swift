@@ -160,6 +160,18 @@ struct RecurrentCellTests {
     }
   }
 
+  @Test func pyTorchStateDictLoadsByName() throws {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/Recurrent/lstm_cell.safetensors")
+    let cell = LSTMCell<Double>(inputSize: 3, hiddenSize: 4, seed: 1)
+    let report = try loadParameters(into: cell, from: url, as: Double.self)
+    #expect(report.loaded == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"])
+    let fixture = try #require(RecurrentFixture.all.first { $0.name == "lstm" })
+    for named in namedParameters(of: cell, as: Double.self) {
+      #expect(named.parameter.value == fixture.parameters[named.name]?.tensor, "\(named.name)")
+    }
+  }
+
   // MARK: - Construction
 
   @Test(

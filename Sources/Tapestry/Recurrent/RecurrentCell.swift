@@ -30,9 +30,8 @@ public protocol RecurrentCell<Scalar> {
   func zeroState(batchSize: Int) -> State
   /// One time step: `input` `[B, inputSize]` and the previous state give the output
   /// `[B, hiddenSize]` and the next state.
-  func callAsFunction(_ input: Tensor<Scalar>, _ state: State) -> (
-    output: Tensor<Scalar>, state: State
-  )
+  func callAsFunction(_ input: Tensor<Scalar>, _ state: State)
+    -> (output: Tensor<Scalar>, state: State)
 }
 
 extension RecurrentCell {

@@ -4,7 +4,8 @@ Run with a Python that has torch (any 2.x):
 
     python Tests/TapestryTests/Fixtures/Recurrent/make_fixtures.py
 
-It writes cells.json next to this file. For each case, a cell (nn.RNNCell with tanh, nn.RNNCell
+It writes cells.json next to this file, and lstm_cell.safetensors: the `state_dict()` of the
+"lstm" case's nn.LSTMCell, which the tests load by name into an LSTMCell. For each case, a cell (nn.RNNCell with tanh, nn.RNNCell
 with relu and no biases, nn.LSTMCell, nn.GRUCell, and a peephole LSTM written below with torch
 primitives, since PyTorch has none) is unrolled over T steps from a random initial state, and the
 loss sum_t sum(h_t * weights_t) with fixed random weights is differentiated with autograd with
@@ -18,6 +19,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
 HERE = Path(__file__).resolve().parent
 I, H, B, T = 3, 4, 2, 5
@@ -42,7 +44,9 @@ def peephole_lstm_step(p, x, state):
     return o * torch.tanh(c), c
 
 
-def make_case(name, cell, options, peepholes=False):
+def make_case(name, cell, options, peepholes=False, state_dict_file=None):
+    if state_dict_file:
+        save_file(cell.state_dict(), HERE / state_dict_file)
     parameters = dict(cell.named_parameters())
     if peepholes:
         bound = 1 / H**0.5
@@ -114,7 +118,12 @@ cases = [
         torch.nn.RNNCell(I, H, bias=False, nonlinearity="relu").double(),
         {"cell": "rnn", "nonlinearity": "relu", "bias": False},
     ),
-    make_case("lstm", torch.nn.LSTMCell(I, H).double(), {"cell": "lstm"}),
+    make_case(
+        "lstm",
+        torch.nn.LSTMCell(I, H).double(),
+        {"cell": "lstm"},
+        state_dict_file="lstm_cell.safetensors",
+    ),
     make_case(
         "lstm-peepholes",
         torch.nn.LSTMCell(I, H).double(),
