@@ -1,0 +1,87 @@
+/// The gated recurrent unit (Cho et al. 2014) in PyTorch's form (`nn.GRUCell`, as cuDNN):
+///
+///     [r_x | z_x | n_x] = x·W_ihᵀ + b_ih        [r_h | z_h | n_h] = h·W_hhᵀ + b_hh
+///     r = σ(r_x + r_h)    z = σ(z_x + z_h)    n = tanh(n_x + r ⊙ n_h)
+///     h′ = (1 − z) ⊙ n + z ⊙ h
+///
+/// The reset gate r multiplies the recurrent term after its bias (W_hn·h + b_hn), which is why
+/// the two biases are not interchangeable here, unlike in the LSTM; the original paper applies r
+/// to h before the product. The update gate z interpolates between the old state and the
+/// candidate, so ∂h′/∂h contains diag(z), an additive path like the LSTM's cell state.
+///
+/// Shapes, PyTorch's layout so a `state_dict` loads unchanged: `weight_ih` `[3H, I]`, `weight_hh`
+/// `[3H, H]`, `bias_ih` and `bias_hh` `[3H]` (gates r, z, n); input `[B, I]`, state and output
+/// `[B, H]`. The stored properties carry PyTorch's snake_case names so that reflection names the
+/// parameters as PyTorch does.
+public struct GRUCell<Scalar: TensorScalar>: RecurrentCell {
+  // swift-format-ignore: AlwaysUseLowerCamelCase
+  /// The input weights of the gates r, z, n stacked, `[3·hiddenSize, inputSize]`.
+  public let weight_ih: Parameter<Scalar>
+  // swift-format-ignore: AlwaysUseLowerCamelCase
+  /// The recurrent weights of the gates r, z, n stacked, `[3·hiddenSize, hiddenSize]`.
+  public let weight_hh: Parameter<Scalar>
+  // swift-format-ignore: AlwaysUseLowerCamelCase
+  /// The input biases of the three gates, `[3·hiddenSize]`, or `nil` without biases.
+  public let bias_ih: Parameter<Scalar>?
+  // swift-format-ignore: AlwaysUseLowerCamelCase
+  /// The recurrent biases of the three gates, `[3·hiddenSize]`, or `nil` without biases.
+  public let bias_hh: Parameter<Scalar>?
+  /// The number of features of each input row.
+  public let inputSize: Int
+  /// The number of features of the state and output.
+  public let hiddenSize: Int
+
+  /// A cell with PyTorch's initialisation: every weight and bias from U(−1/√H, 1/√H), drawn in
+  /// the order `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+  ///
+  /// - Parameters:
+  ///   - inputSize: features per input row; positive.
+  ///   - hiddenSize: features of the state; positive.
+  ///   - bias: whether to add the two learned biases (default true).
+  ///   - generator: the source of the initial values.
+  public init(
+    inputSize: Int, hiddenSize: Int, bias: Bool = true, using generator: inout SeededGenerator
+  ) {
+    checkSizes("GRUCell", inputSize: inputSize, hiddenSize: hiddenSize)
+    let h = hiddenSize
+    weight_ih = recurrentWeight([3 * h, inputSize], hiddenSize: h, using: &generator)
+    weight_hh = recurrentWeight([3 * h, h], hiddenSize: h, using: &generator)
+    bias_ih = bias ? recurrentWeight([3 * h], hiddenSize: h, using: &generator) : nil
+    bias_hh = bias ? recurrentWeight([3 * h], hiddenSize: h, using: &generator) : nil
+    self.inputSize = inputSize
+    self.hiddenSize = hiddenSize
+  }
+
+  /// ``init(inputSize:hiddenSize:bias:using:)`` with a generator seeded with `seed`.
+  public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, seed: UInt64) {
+    var generator = SeededGenerator(seed: seed)
+    self.init(inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, using: &generator)
+  }
+
+  /// Zeros `[batchSize, hiddenSize]`.
+  public func zeroState(batchSize: Int) -> Tensor<Scalar> {
+    Tensor.zeros([batchSize, hiddenSize])
+  }
+
+  /// One step: `input` `[B, I]` and `state` h `[B, H]` give h′ `[B, H]`, both as output and as
+  /// the next state. Traps, naming the shapes, on a wrong input or state shape.
+  public func callAsFunction(_ input: Tensor<Scalar>, _ state: Tensor<Scalar>)
+    -> (output: Tensor<Scalar>, state: Tensor<Scalar>)
+  {
+    checkInput(input)
+    checkState(state, named: "state", batchSize: input.shape[0])
+    var fromInput = matmul(input, weight_ih.value, transposeB: true)
+    var fromState = matmul(state, weight_hh.value, transposeB: true)
+    if let inputBias = bias_ih, let hiddenBias = bias_hh {
+      fromInput = fromInput + inputBias.value
+      fromState = fromState + hiddenBias.value
+    }
+    let x = fromInput.chunked(into: 3, alongAxis: 1)
+    let h = fromState.chunked(into: 3, alongAxis: 1)
+    let reset = sigmoid(x[0] + h[0])
+    let update = sigmoid(x[1] + h[1])
+    let candidate = tanh(x[2] + reset * h[2])
+    let hidden = (1 - update) * candidate + update * state
+    return (hidden, hidden)
+  }
+}
