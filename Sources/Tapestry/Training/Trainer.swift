@@ -188,6 +188,7 @@ public struct Trainer<Model, Opt: Optimizer> {
   /// Training ends early when ``earlyStopping`` or a callback says so, or when a batch loss is
   /// not finite (that batch's update is skipped, so the parameters stay finite). Traps if a loss
   /// is not rank 0, if `data` is empty, or if `epochs` < 0.
+  @discardableResult
   public func fit(
     _ data: TensorDataset<Scalar>, validation: TensorDataset<Scalar>? = nil, epochs: Int
   ) -> TrainingHistory {
