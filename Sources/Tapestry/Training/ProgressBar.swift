@@ -88,7 +88,8 @@ struct ProgressReporter {
     let now = ContinuousClock.now
     if let lastFrame, now - lastFrame < Self.frameInterval, batch < batches { return }
     lastFrame = now
-    write("\r" + barPrefix(epoch: epoch, batch: batch, batches: batches) + "  loss "
+    write(
+      "\r" + barPrefix(epoch: epoch, batch: batch, batches: batches) + "  loss "
         + Self.format(runningLoss) + "\u{1B}[K")
   }
 
@@ -133,7 +134,8 @@ struct ProgressReporter {
 
   private func barPrefix(epoch: Int, batch: Int, batches: Int) -> String {
     let filled = batches == 0 ? Self.barWidth : Self.barWidth * batch / batches
-    let bar = String(repeating: "=", count: filled)
+    let bar =
+      String(repeating: "=", count: filled)
       + String(repeating: " ", count: Self.barWidth - filled)
     return "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches)"
   }

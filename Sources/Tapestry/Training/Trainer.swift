@@ -217,7 +217,8 @@ public struct Trainer<Model, Opt: Optimizer> {
         seen += indices.count
         guard value.isFinite else { break }
         reporter?.batchEnded(
-          epoch: epoch, batch: number + 1, batches: batches.count, runningLoss: lossSum / Double(seen)
+          epoch: epoch, batch: number + 1, batches: batches.count,
+          runningLoss: lossSum / Double(seen)
         )
       }
       let record = EpochRecord(
@@ -314,7 +315,8 @@ private struct LossMonitor<Scalar: TensorScalar> {
   init(_ rule: EarlyStopping, model: Any, scalar _: Scalar.Type) {
     self.rule = rule
     parameters =
-      rule.restoresBestParameters ? namedParameters(of: model, as: Scalar.self).map(\.parameter) : []
+      rule.restoresBestParameters
+      ? namedParameters(of: model, as: Scalar.self).map(\.parameter) : []
   }
 
   /// Records `loss` for `epoch`; returns the best epoch when training should stop, after putting
