@@ -258,13 +258,35 @@ struct TrainerTests {
       written.items == [
         "epoch 1/3  loss 0.5  mae 0.125  val_loss 0.25  val_mae 0.125\n",
         "epoch 2/3  loss 0.5  mae 0.125  val_loss 0.25  val_mae 0.125\n",
-        "stopped early at epoch 2: val_loss has not improved for 1 epochs (best: epoch 1)\n",
+        "stopped early at epoch 2: val_loss has not improved for 1 epoch (best: epoch 1)\n",
       ])
 
     written.items = []
     trainer.verbosity = .silent
     trainer.fit(indexedData(4), epochs: 2)
     #expect(written.items.isEmpty)
+  }
+}
+
+extension TrainerTests {
+  @Test func aTerminalGetsOneBarRedrawnPerEpoch() throws {
+    let written = Log<String>()
+    var trainer = probeTrainer { model, _, _ in constantLoss(model, 0.5) }
+    trainer.outputIsTerminal = true
+    trainer.verbosity = .automatic
+    trainer.output = { written.items.append($0) }
+    trainer.batchSize = 2
+    trainer.fit(indexedData(6), epochs: 2)
+    #expect(written.items.allSatisfy { $0.hasPrefix("\r") })
+    let lines = written.items.filter { $0.hasSuffix("\n") }
+    #expect(lines.count == 2)
+    let last = try #require(lines.last)
+    #expect(last.hasPrefix("\repoch 2/2 [========================] 3/3  loss 0.5  "))
+
+    written.items = []
+    trainer.verbosity = .lines
+    trainer.fit(indexedData(6), epochs: 1)
+    #expect(written.items == ["epoch 1/1  loss 0.5\n"])
   }
 }
 

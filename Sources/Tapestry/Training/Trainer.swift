@@ -187,13 +187,16 @@ public struct Trainer<Model, Opt: Optimizer> {
   ///
   /// Training ends early when ``earlyStopping`` or a callback says so, or when a batch loss is
   /// not finite (that batch's update is skipped, so the parameters stay finite). Traps if a loss
-  /// is not rank 0, if `data` is empty, or if `epochs` < 0.
+  /// is not rank 0, if `data` or `validation` is empty, if ``batchSize`` < 1 or if `epochs` < 0.
   @discardableResult
   public func fit(
     _ data: TensorDataset<Scalar>, validation: TensorDataset<Scalar>? = nil, epochs: Int
   ) -> TrainingHistory {
     precondition(epochs >= 0, "Trainer.fit: epochs \(epochs) must be ≥ 0")
     precondition(data.count > 0, "Trainer.fit: the training data is empty")
+    precondition(
+      validation.map { $0.count > 0 } ?? true, "Trainer.fit: the validation data is empty")
+    precondition(batchSize > 0, "Trainer.fit: batch size \(batchSize) must be positive")
     var history = TrainingHistory(
       metricNames: metrics.map(\.name), hasValidation: validation != nil)
     var reporter = ProgressReporter(
@@ -242,9 +245,10 @@ public struct Trainer<Model, Opt: Optimizer> {
       if let bestEpoch = monitor?.shouldStop(after: epoch, loss: monitored) {
         history.stopReason = .earlyStopping(bestEpoch: bestEpoch)
         let name = validation == nil ? "loss" : "val_loss"
+        let patience = epoch - bestEpoch
         reporter?.note(
-          "stopped early at epoch \(epoch): \(name) has not improved for "
-            + "\(earlyStopping?.patience ?? 0) epochs (best: epoch \(bestEpoch))")
+          "stopped early at epoch \(epoch): \(name) has not improved for \(patience) "
+            + (patience == 1 ? "epoch" : "epochs") + " (best: epoch \(bestEpoch))")
         break
       }
     }
