@@ -59,6 +59,9 @@ struct ProgressReporter {
   /// otherwise spend its time writing to the terminal.
   private static let frameInterval = Duration.milliseconds(50)
   private static let barWidth = 24
+  /// The ANSI "erase to end of line" sequence: a frame shorter than the one before it would
+  /// otherwise leave that frame's tail on screen.
+  private static let eraseToEndOfLine = "\u{1B}[K"
 
   /// A reporter for `verbosity` writing through `write`, or `nil` when silent; `isTerminal`
   /// decides what `.automatic` means.
@@ -90,7 +93,7 @@ struct ProgressReporter {
     lastFrame = now
     write(
       "\r" + barPrefix(epoch: epoch, batch: batch, batches: batches) + "  loss "
-        + Self.format(runningLoss) + "\u{1B}[K")
+        + Self.format(runningLoss) + Self.eraseToEndOfLine)
   }
 
   /// Writes the epoch's line: the finished bar with the epoch's values on a terminal, or a plain
@@ -100,11 +103,11 @@ struct ProgressReporter {
     case .lines:
       write(Self.line(for: record, epochs: epochs, metricNames: metricNames) + "\n")
     case .bar:
-      let seconds = Double((ContinuousClock.now - epochStart) / .milliseconds(1)) / 1000
+      let seconds = (ContinuousClock.now - epochStart) / .seconds(1)
       write(
         "\r" + barPrefix(epoch: record.epoch, batch: batches, batches: batches) + "  "
           + Self.values(of: record, metricNames: metricNames)
-          + String(format: "  %.1fs", seconds) + "\u{1B}[K\n")
+          + String(format: "  %.1fs", seconds) + Self.eraseToEndOfLine + "\n")
     }
   }
 

@@ -57,13 +57,14 @@ public struct TrainingHistory: Sendable, Equatable {
 
   /// An empty history for a run with these metrics, with or without validation data.
   ///
-  /// Traps if two metrics share a name: their CSV columns could not be told apart.
+  /// Traps if two columns would share a name (two metrics with one name, a metric called
+  /// `loss`, ...): they could not be told apart in the CSV.
   public init(metricNames: [String], hasValidation: Bool) {
-    precondition(
-      Set(metricNames).count == metricNames.count,
-      "TrainingHistory: metric names \(metricNames) are not unique")
     self.metricNames = metricNames
     self.hasValidation = hasValidation
+    precondition(
+      Set(columnNames).count == columnNames.count,
+      "TrainingHistory: the metric names \(metricNames) repeat a column name of \(columnNames)")
   }
 
   /// The training loss of each epoch.
