@@ -42,6 +42,10 @@ let package = Package(
       name: "TapeTour", dependencies: ["Tapestry"], path: "Examples/TapeTour"),
     .executableTarget(
       name: "CustomPrimitive", dependencies: ["Tapestry"], path: "Examples/CustomPrimitive"),
+    .executableTarget(
+      name: "TwoMoons", dependencies: ["Tapestry"], path: "Examples/TwoMoons"),
+    .executableTarget(
+      name: "Regression", dependencies: ["Tapestry"], path: "Examples/Regression"),
     .testTarget(
       name: "TapestryTests",
       // TapestryCLI: the command-line parser is unit-tested (SwiftPM links an executable target
