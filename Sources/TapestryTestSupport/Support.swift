@@ -1,3 +1,4 @@
+import Foundation
 import Tapestry
 import Testing
 
@@ -93,4 +94,19 @@ private func weightedToScalar(
   if shape.reduce(1, *) == 1 { return { f($0).sum() } }
   let weights = randomTensor(shape, seed: 99)
   return { (f($0) * weights).sum() }
+}
+
+/// The URL of a fixture under `Tests/TapestryTests/Fixtures/` (e.g. `"Recurrent/cells.json"`).
+///
+/// Fixtures live in the source tree beside the scripts that generate them, not in a resource
+/// bundle; they are found from this file's path, `Sources/TapestryTestSupport/Support.swift`.
+public func fixtureURL(_ path: String) -> URL {
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Tests/TapestryTests/Fixtures")
+    .appendingPathComponent(path)
+}
+
+/// Decodes the JSON fixture at `path` under `Tests/TapestryTests/Fixtures/`.
+public func decodeFixture<T: Decodable>(_: T.Type, from path: String) throws -> T {
+  try JSONDecoder().decode(T.self, from: Data(contentsOf: fixtureURL(path)))
 }

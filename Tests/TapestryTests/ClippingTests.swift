@@ -28,9 +28,7 @@ private struct ClippingFixture: Decodable {
   let globalNorm: [Case]
 
   static func load() throws -> ClippingFixture {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("Fixtures/Optimizers/clipping.json")
-    return try JSONDecoder().decode(ClippingFixture.self, from: Data(contentsOf: url))
+    try decodeFixture(ClippingFixture.self, from: "Optimizers/clipping.json")
   }
 }
 

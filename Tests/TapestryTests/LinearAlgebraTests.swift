@@ -27,12 +27,10 @@ struct EigenvalueFixture: Decodable, CustomTestStringConvertible, Sendable {
 
   /// Every case in the fixture file, found from this source file's path.
   static let all: [EigenvalueFixture] = {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("Fixtures/Initialisers/eigenvalues.json")
     do {
-      return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases
+      return try decodeFixture(File.self, from: "Initialisers/eigenvalues.json").cases
     } catch {
-      Issue.record("cannot read \(url.path): \(error)")
+      Issue.record("cannot read fixture Initialisers/eigenvalues.json: \(error)")
       return []
     }
   }()

@@ -32,12 +32,8 @@ private enum OptimizerFixtures {
     let cases: [Case]
   }
 
-  static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/Optimizers")
-
   static func load<T: Decodable>(_ file: String, as _: T.Type) throws -> T {
-    let data = try Data(contentsOf: directory.appendingPathComponent(file))
-    return try JSONDecoder().decode(T.self, from: data)
+    try decodeFixture(T.self, from: "Optimizers/" + file)
   }
 }
 

@@ -43,12 +43,10 @@ struct RecurrentFixture: Decodable, CustomTestStringConvertible, Sendable {
 
   /// Every case in the fixture file, found from this source file's path.
   static let all: [RecurrentFixture] = {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("Fixtures/Recurrent/cells.json")
     do {
-      return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases
+      return try decodeFixture(File.self, from: "Recurrent/cells.json").cases
     } catch {
-      Issue.record("cannot read \(url.path): \(error)")
+      Issue.record("cannot read fixture Recurrent/cells.json: \(error)")
       return []
     }
   }()
@@ -161,8 +159,7 @@ struct RecurrentCellTests {
   }
 
   @Test func pyTorchStateDictLoadsByName() throws {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("Fixtures/Recurrent/lstm_cell.safetensors")
+    let url = fixtureURL("Recurrent/lstm_cell.safetensors")
     let cell = LSTMCell<Double>(inputSize: 3, hiddenSize: 4, seed: 1)
     let report = try loadParameters(into: cell, from: url, as: Double.self)
     #expect(report.loaded == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"])

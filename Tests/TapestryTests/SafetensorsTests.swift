@@ -4,8 +4,7 @@ import TapestryTestSupport
 import Testing
 
 /// The fixtures made by Fixtures/Safetensors/make_fixtures.py, found from this file's path.
-private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .appendingPathComponent("Fixtures/Safetensors")
+private let fixtures = fixtureURL("Safetensors")
 
 /// A linear layer named like PyTorch's `nn.Linear`: `weight` is `[out, in]`.
 private struct TinyLinear<Scalar: TensorScalar> {
