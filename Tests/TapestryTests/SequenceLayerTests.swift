@@ -149,10 +149,8 @@ struct SequenceLayerTests {
       let run = layer.run(
         harness.input.value, harness.h0.value, harness.c0?.value, fixture.options.lengths)
       result = run
-      var loss =
-        (run.outputs * fixture.outputWeights.tensor).sum()
-        + (run.hidden * fixture.hWeights.tensor)
-        .sum()
+      let outputTerm = (run.outputs * fixture.outputWeights.tensor).sum()
+      var loss = outputTerm + (run.hidden * fixture.hWeights.tensor).sum()
       if let cell = run.cell, let weights = fixture.cWeights {
         loss = loss + (cell * weights.tensor).sum()
       }
@@ -213,6 +211,15 @@ struct SequenceLayerTests {
     #expect(run.outputs.shape == [5, 2, 8])
     #expect(run.hidden.shape == [6, 2, 4])
     #expect(run.cell?.shape ?? [6, 2, 4] == [6, 2, 4])
+  }
+
+  @Test func floatLayersRunBatchFirst() {
+    let gru = GRU<Float>(
+      inputSize: 3, hiddenSize: 4, layers: 2, bidirectional: true, batchFirst: true, seed: 20)
+    let run = gru(
+      Tensor<Float>.uniform([2, 5, 3], in: -1..<1, seed: 21), initialState: nil, lengths: [5, 1])
+    #expect(run.outputs.shape == [2, 5, 8] && run.outputs.isFinite)
+    #expect(run.finalState.shape == [4, 2, 4])
   }
 
   // MARK: - Dropout

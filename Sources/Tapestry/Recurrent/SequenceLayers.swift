@@ -16,7 +16,8 @@
 /// so a saved `nn.RNN` loads with ``loadParameters(into:from:as:strict:)``; see
 /// ``LSTM/customMirror`` for how.
 public struct RNN<Scalar: TensorScalar>: Layer, CustomReflectable {
-  let stack: CellStack<RNNCell<Scalar>>
+  /// The cells of every layer and direction, and how to run them.
+  let core: CellStack<RNNCell<Scalar>>
 
   /// A stack with PyTorch's initialisation, U(−1/√H, 1/√H) for every weight, drawn layer by
   /// layer, forward direction before reverse; the dropout mask seed is drawn last.
@@ -37,7 +38,7 @@ public struct RNN<Scalar: TensorScalar>: Layer, CustomReflectable {
     bidirectional: Bool = false, dropout: Double = 0, batchFirst: Bool = false,
     nonlinearity: Activation<Scalar> = .tanh, using generator: inout SeededGenerator
   ) {
-    stack = CellStack(
+    core = CellStack(
       "RNN", inputSize: inputSize, hiddenSize: hiddenSize, layers: layers,
       bidirectional: bidirectional, dropout: dropout, batchFirst: batchFirst, using: &generator
     ) { size, generator in
@@ -62,11 +63,11 @@ public struct RNN<Scalar: TensorScalar>: Layer, CustomReflectable {
   }
 
   /// The cells, `cells[layer][direction]` (direction 0 forward, 1 reverse).
-  public var cells: [[RNNCell<Scalar>]] { stack.cells }
+  public var cells: [[RNNCell<Scalar>]] { core.cells }
 
   /// The parameters under PyTorch's flat `state_dict` names, for reflection; see
   /// ``LSTM/customMirror``.
-  public var customMirror: Mirror { stack.mirror(of: self) }
+  public var customMirror: Mirror { core.mirror(of: self) }
 
   /// The outputs and final state `h_n` from a zero initial state, for every sequence in full.
   public func callAsFunction(_ input: Tensor<Scalar>)
@@ -86,12 +87,12 @@ public struct RNN<Scalar: TensorScalar>: Layer, CustomReflectable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]? = nil
   ) -> (outputs: Tensor<Scalar>, finalState: Tensor<Scalar>) {
-    let batchSize = stack.checkInput(input, lengths: lengths)
+    let batchSize = core.checkInput(input, lengths: lengths)
     let states = initialState.map {
-      stack.splitState($0, named: "initial state", batchSize: batchSize)
+      core.splitState($0, named: "initial state", batchSize: batchSize)
     }
-    let run = stack.run(input, initialStates: states, lengths: lengths)
-    return (run.outputs, Tensor.stacking(run.finalStates))
+    let run = core.run(input, initialStates: states, lengths: lengths)
+    return (run.outputs, stack(run.finalStates))
   }
 }
 
@@ -102,7 +103,8 @@ public struct RNN<Scalar: TensorScalar>: Layer, CustomReflectable {
 /// `[T, B, directions·hiddenSize]`, states `[layers·directions, B, hiddenSize]`. Parameters carry
 /// PyTorch's `state_dict` names (`weight_ih_l0`, …, `bias_hh_l1_reverse`).
 public struct GRU<Scalar: TensorScalar>: Layer, CustomReflectable {
-  let stack: CellStack<GRUCell<Scalar>>
+  /// The cells of every layer and direction, and how to run them.
+  let core: CellStack<GRUCell<Scalar>>
 
   /// A stack with PyTorch's initialisation; the parameters mean what they mean for ``RNN``'s
   /// ``RNN/init(inputSize:hiddenSize:layers:bias:bidirectional:dropout:batchFirst:nonlinearity:using:)``.
@@ -111,7 +113,7 @@ public struct GRU<Scalar: TensorScalar>: Layer, CustomReflectable {
     bidirectional: Bool = false, dropout: Double = 0, batchFirst: Bool = false,
     using generator: inout SeededGenerator
   ) {
-    stack = CellStack(
+    core = CellStack(
       "GRU", inputSize: inputSize, hiddenSize: hiddenSize, layers: layers,
       bidirectional: bidirectional, dropout: dropout, batchFirst: batchFirst, using: &generator
     ) { size, generator in
@@ -132,11 +134,11 @@ public struct GRU<Scalar: TensorScalar>: Layer, CustomReflectable {
   }
 
   /// The cells, `cells[layer][direction]` (direction 0 forward, 1 reverse).
-  public var cells: [[GRUCell<Scalar>]] { stack.cells }
+  public var cells: [[GRUCell<Scalar>]] { core.cells }
 
   /// The parameters under PyTorch's flat `state_dict` names, for reflection; see
   /// ``LSTM/customMirror``.
-  public var customMirror: Mirror { stack.mirror(of: self) }
+  public var customMirror: Mirror { core.mirror(of: self) }
 
   /// The outputs and final state `h_n` from a zero initial state, for every sequence in full.
   public func callAsFunction(_ input: Tensor<Scalar>)
@@ -151,12 +153,12 @@ public struct GRU<Scalar: TensorScalar>: Layer, CustomReflectable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]? = nil
   ) -> (outputs: Tensor<Scalar>, finalState: Tensor<Scalar>) {
-    let batchSize = stack.checkInput(input, lengths: lengths)
+    let batchSize = core.checkInput(input, lengths: lengths)
     let states = initialState.map {
-      stack.splitState($0, named: "initial state", batchSize: batchSize)
+      core.splitState($0, named: "initial state", batchSize: batchSize)
     }
-    let run = stack.run(input, initialStates: states, lengths: lengths)
-    return (run.outputs, Tensor.stacking(run.finalStates))
+    let run = core.run(input, initialStates: states, lengths: lengths)
+    return (run.outputs, stack(run.finalStates))
   }
 }
 
@@ -168,7 +170,8 @@ public struct GRU<Scalar: TensorScalar>: Layer, CustomReflectable {
 /// the state is an ``LSTMState`` whose `hidden` and `cell` are each
 /// `[layers·directions, B, hiddenSize]` (PyTorch's `(h_n, c_n)`).
 public struct LSTM<Scalar: TensorScalar>: Layer, CustomReflectable {
-  let stack: CellStack<LSTMCell<Scalar>>
+  /// The cells of every layer and direction, and how to run them.
+  let core: CellStack<LSTMCell<Scalar>>
 
   /// A stack with PyTorch's initialisation; the parameters mean what they mean for ``RNN``'s
   /// ``RNN/init(inputSize:hiddenSize:layers:bias:bidirectional:dropout:batchFirst:nonlinearity:using:)``,
@@ -179,7 +182,7 @@ public struct LSTM<Scalar: TensorScalar>: Layer, CustomReflectable {
     bidirectional: Bool = false, dropout: Double = 0, batchFirst: Bool = false,
     peepholes: Bool = false, using generator: inout SeededGenerator
   ) {
-    stack = CellStack(
+    core = CellStack(
       "LSTM", inputSize: inputSize, hiddenSize: hiddenSize, layers: layers,
       bidirectional: bidirectional, dropout: dropout, batchFirst: batchFirst, using: &generator
     ) { size, generator in
@@ -204,7 +207,7 @@ public struct LSTM<Scalar: TensorScalar>: Layer, CustomReflectable {
   }
 
   /// The cells, `cells[layer][direction]` (direction 0 forward, 1 reverse).
-  public var cells: [[LSTMCell<Scalar>]] { stack.cells }
+  public var cells: [[LSTMCell<Scalar>]] { core.cells }
 
   /// The parameters under PyTorch's flat `state_dict` names, for reflection.
   ///
@@ -215,7 +218,7 @@ public struct LSTM<Scalar: TensorScalar>: Layer, CustomReflectable {
   /// The cells stay ordinary cells, run by ``unroll(_:inputs:initialState:batchFirst:)``, and no
   /// second copy of the weights or a renaming table exists; the cost is that `dump` and
   /// debuggers show only the parameters.
-  public var customMirror: Mirror { stack.mirror(of: self) }
+  public var customMirror: Mirror { core.mirror(of: self) }
 
   /// The outputs and final state `(h_n, c_n)` from a zero initial state, every sequence in full.
   public func callAsFunction(_ input: Tensor<Scalar>)
@@ -231,19 +234,19 @@ public struct LSTM<Scalar: TensorScalar>: Layer, CustomReflectable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: LSTMState<Scalar>?, lengths: [Int]? = nil
   ) -> (outputs: Tensor<Scalar>, finalState: LSTMState<Scalar>) {
-    let batchSize = stack.checkInput(input, lengths: lengths)
+    let batchSize = core.checkInput(input, lengths: lengths)
     let states = initialState.map { state in
       zip(
-        stack.splitState(state.hidden, named: "initial hidden state", batchSize: batchSize),
-        stack.splitState(state.cell, named: "initial cell state", batchSize: batchSize)
+        core.splitState(state.hidden, named: "initial hidden state", batchSize: batchSize),
+        core.splitState(state.cell, named: "initial cell state", batchSize: batchSize)
       ).map { LSTMState(hidden: $0, cell: $1) }
     }
-    let run = stack.run(input, initialStates: states, lengths: lengths)
+    let run = core.run(input, initialStates: states, lengths: lengths)
     return (
       run.outputs,
       LSTMState(
-        hidden: Tensor.stacking(run.finalStates.map(\.hidden)),
-        cell: Tensor.stacking(run.finalStates.map(\.cell)))
+        hidden: stack(run.finalStates.map(\.hidden)),
+        cell: stack(run.finalStates.map(\.cell)))
     )
   }
 }
@@ -379,11 +382,6 @@ struct CellStack<Cell: RecurrentCell> where Cell.State: MaskableState<Cell.Scala
     }
     return (batchFirst ? sequence.transposed(permutation: [1, 0, 2]) : sequence, finalStates)
   }
-}
-
-extension Tensor {
-  /// The per-cell states stacked into `[layers·directions, B, H]`.
-  fileprivate static func stacking(_ states: [Tensor]) -> Tensor { stack(states, alongAxis: 0) }
 }
 
 // MARK: - Variable lengths
