@@ -47,18 +47,12 @@ struct SequenceFixture: Decodable, CustomTestStringConvertible, Sendable {
   /// Every case in the fixture file, found from this source file's path.
   static let all: [SequenceFixture] = {
     do {
-      return try JSONDecoder().decode(File.self, from: Data(contentsOf: fixtureURL("layers.json")))
-        .cases
+      return try decodeFixture(File.self, from: "Sequence/layers.json").cases
     } catch {
       Issue.record("cannot read layers.json: \(error)")
       return []
     }
   }()
-
-  static func fixtureURL(_ file: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .appendingPathComponent("Fixtures/Sequence/\(file)")
-  }
 }
 
 /// A sequence layer behind one signature: (input, h0, c0, lengths) ↦ (outputs, h_n, c_n).
@@ -172,7 +166,7 @@ struct SequenceLayerTests {
   @Test func pyTorchStateDictLoadsByName() throws {
     let lstm = LSTM<Double>(inputSize: 3, hiddenSize: 4, layers: 2, bidirectional: true, seed: 2)
     let report = try loadParameters(
-      into: lstm, from: SequenceFixture.fixtureURL("lstm.safetensors"), as: Double.self)
+      into: lstm, from: fixtureURL("Sequence/lstm.safetensors"), as: Double.self)
     #expect(report.loaded.count == 16 && report.missing.isEmpty && report.unexpected.isEmpty)
     let fixture = try #require(
       SequenceFixture.all.first { $0.name == "lstm-2-layers-bidirectional" })
