@@ -87,12 +87,7 @@ public struct RNN<Scalar: TensorScalar>: Layer, CustomReflectable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]? = nil
   ) -> (outputs: Tensor<Scalar>, finalState: Tensor<Scalar>) {
-    let batchSize = core.checkInput(input, lengths: lengths)
-    let states = initialState.map {
-      core.splitState($0, named: "initial state", batchSize: batchSize)
-    }
-    let run = core.run(input, initialStates: states, lengths: lengths)
-    return (run.outputs, stack(run.finalStates))
+    core.runWithTensorState(input, initialState: initialState, lengths: lengths)
   }
 }
 
@@ -153,12 +148,7 @@ public struct GRU<Scalar: TensorScalar>: Layer, CustomReflectable {
   public func callAsFunction(
     _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?, lengths: [Int]? = nil
   ) -> (outputs: Tensor<Scalar>, finalState: Tensor<Scalar>) {
-    let batchSize = core.checkInput(input, lengths: lengths)
-    let states = initialState.map {
-      core.splitState($0, named: "initial state", batchSize: batchSize)
-    }
-    let run = core.run(input, initialStates: states, lengths: lengths)
-    return (run.outputs, stack(run.finalStates))
+    core.runWithTensorState(input, initialState: initialState, lengths: lengths)
   }
 }
 
@@ -308,6 +298,20 @@ struct CellStack<Cell: RecurrentCell> where Cell.State: MaskableState<Cell.Scala
 
   /// Traps, naming the layer and the shapes, unless `input` is a rank-3 sequence of `inputSize`
   /// features and `lengths` (if any) has one entry in `0...T` per sequence; returns B.
+  /// ``run(_:initialStates:lengths:)`` for cells whose state is one tensor (RNN, GRU): the
+  /// initial state and the final state in PyTorch's stacked `[layers·directions, B, H]` form.
+  func runWithTensorState(
+    _ input: Tensor<Cell.Scalar>, initialState: Tensor<Cell.Scalar>?, lengths: [Int]?
+  ) -> (outputs: Tensor<Cell.Scalar>, finalState: Tensor<Cell.Scalar>)
+  where Cell.State == Tensor<Cell.Scalar> {
+    let batchSize = checkInput(input, lengths: lengths)
+    let states = initialState.map {
+      splitState($0, named: "initial state", batchSize: batchSize)
+    }
+    let run = run(input, initialStates: states, lengths: lengths)
+    return (run.outputs, stack(run.finalStates))
+  }
+
   func checkInput(_ input: Tensor<Cell.Scalar>, lengths: [Int]?) -> Int {
     let layout = batchFirst ? "[B, T, inputSize]" : "[T, B, inputSize]"
     precondition(
