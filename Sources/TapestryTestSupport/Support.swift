@@ -110,3 +110,15 @@ public func fixtureURL(_ path: String) -> URL {
 public func decodeFixture<T: Decodable>(_: T.Type, from path: String) throws -> T {
   try JSONDecoder().decode(T.self, from: Data(contentsOf: fixtureURL(path)))
 }
+
+/// A tensor as the fixture scripts store it in JSON: `{"shape": [...], "values": [...]}`, the
+/// values flattened in row-major order.
+public struct StoredTensor: Decodable, Sendable {
+  /// The tensor's shape.
+  public let shape: [Int]
+  /// The elements in row-major order.
+  public let values: [Double]
+
+  /// The stored tensor as a `Tensor<Double>`.
+  public var tensor: Tensor<Double> { Tensor(shape: shape, scalars: values) }
+}

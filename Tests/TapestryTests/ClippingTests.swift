@@ -6,10 +6,6 @@ import Testing
 /// Clipping reference values written by Fixtures/Optimizers/make_fixtures.py with PyTorch's
 /// `clip_grad_norm_`.
 private struct ClippingFixture: Decodable {
-  struct StoredTensor: Decodable {
-    let shape: [Int]
-    let values: [Double]
-  }
   struct Case: Decodable {
     /// A number, or the string "inf".
     let normType: NormType

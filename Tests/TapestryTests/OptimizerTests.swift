@@ -5,11 +5,6 @@ import Testing
 
 /// Reference trajectories written by Fixtures/Optimizers/make_fixtures.py with PyTorch.
 private enum OptimizerFixtures {
-  struct StoredTensor: Decodable {
-    let shape: [Int]
-    let values: [Double]
-    var tensor: Tensor<Double> { Tensor(shape: shape, scalars: values) }
-  }
   struct Trajectories: Decodable {
     struct Case: Decodable {
       let name: String

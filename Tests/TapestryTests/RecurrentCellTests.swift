@@ -7,11 +7,6 @@ import Testing
 /// parameters by their PyTorch names, a sequence, an initial state, what the unrolled cell
 /// produced, and the gradients of Σ outputs ⊙ lossWeights.
 struct RecurrentFixture: Decodable, CustomTestStringConvertible, Sendable {
-  struct StoredTensor: Decodable, Sendable {
-    let shape: [Int]
-    let values: [Double]
-    var tensor: Tensor<Double> { Tensor(shape: shape, scalars: values) }
-  }
   struct Options: Decodable, Sendable {
     let cell: String
     let nonlinearity: String?

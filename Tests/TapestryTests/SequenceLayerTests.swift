@@ -7,11 +7,6 @@ import Testing
 /// module's parameters by their `state_dict` names, a batch, an initial state, what the module
 /// produced, and the gradients of Σ outputs ⊙ w + Σ h_n ⊙ w_h (+ Σ c_n ⊙ w_c).
 struct SequenceFixture: Decodable, CustomTestStringConvertible, Sendable {
-  struct StoredTensor: Decodable, Sendable {
-    let shape: [Int]
-    let values: [Double]
-    var tensor: Tensor<Double> { Tensor(shape: shape, scalars: values) }
-  }
   struct Options: Decodable, Sendable {
     let layer: String
     let nonlinearity: String?
