@@ -97,8 +97,8 @@ public struct TruncatedBPTT {
     let history: [Tensor<Scalar>]
 
     /// The carry at the start of a stream, or after resetting one: `state` and no history.
-    /// `Scalar` names the tensors' scalar type where `State` does not give it away.
-    public init(_ state: State, as _: Scalar.Type = Scalar.self) {
+    /// `Scalar` names the tensors' scalar type, which a custom `State` does not give away.
+    public init(_ state: State, as _: Scalar.Type) {
       self.init(state: state.detached(), windowState: state.detached(), history: [])
     }
 
@@ -109,6 +109,19 @@ public struct TruncatedBPTT {
     }
   }
 
+}
+
+extension TruncatedBPTT.Carry where State == Tensor<Scalar> {
+  /// The carry at the start of a stream of a single-tensor state (RNN, GRU): `state`, no history.
+  public init(_ state: State) { self.init(state, as: Scalar.self) }
+}
+
+extension TruncatedBPTT.Carry where State == LSTMState<Scalar> {
+  /// The carry at the start of a stream of an LSTM state: `state`, no history.
+  public init(_ state: State) { self.init(state, as: Scalar.self) }
+}
+
+extension TruncatedBPTT {
   /// What one backward pass produced, handed to the `update` closure of ``TruncatedBPTT/train(_:inputs:targets:from:step:loss:update:)``
   /// to apply an optimiser, clip or log.
   public struct Update<Scalar: TensorScalar> {
