@@ -153,21 +153,21 @@ struct TruncatedBPTTTests {
       from: .init(model.cell.zeroState(batchSize: batchSize)),
       step: { model, time, state in
         model.cell(model.stream.value.select(Int(time.scalar), alongAxis: 0), state)
-      }, loss: stepLoss
-    ) { update in
-      let window = max(0, update.steps.lowerBound - (k2 - k1))..<update.steps.upperBound
-      windows.append(window)
-      #expect(update.backpropagatedSteps == window.count)
-      #expect(window.count <= k2)
-      guard let gradient = update.gradients["stream"] else {
-        Issue.record("no gradient for the stream")
-        return
-      }
-      for time in 0..<steps {
-        let reached = gradient.select(time, alongAxis: 0).scalars.contains { $0 != 0 }
-        #expect(reached == window.contains(time), "step \(time), window \(window)")
-      }
-    }
+      }, loss: stepLoss,
+      update: { update in
+        let window = max(0, update.steps.lowerBound - (k2 - k1))..<update.steps.upperBound
+        windows.append(window)
+        #expect(update.backpropagatedSteps == window.count)
+        #expect(window.count <= k2)
+        guard let gradient = update.gradients["stream"] else {
+          Issue.record("no gradient for the stream")
+          return
+        }
+        for time in 0..<steps {
+          let reached = gradient.select(time, alongAxis: 0).scalars.contains { $0 != 0 }
+          #expect(reached == window.contains(time), "step \(time), window \(window)")
+        }
+      })
     #expect(windows.map(\.upperBound) == Array(stride(from: k1, to: steps, by: k1)) + [steps])
   }
 
@@ -271,7 +271,9 @@ struct TruncatedBPTTTests {
     let (inputs, _) = stream(steps: 40)
     // Target: the previous step's first input feature, which needs one step of memory.
     let targets = concatenate(
-      [Tensor.zeros([1, batchSize, 1]), inputs.slice(alongAxis: 0, 0..<39).slice(alongAxis: 2, 0..<1),
+      [
+        Tensor.zeros([1, batchSize, 1]),
+        inputs.slice(alongAxis: 0, 0..<39).slice(alongAxis: 2, 0..<1),
       ],
       alongAxis: 0)
     let optimizer = Adam<Double>(learningRate: 0.05)
@@ -322,7 +324,10 @@ struct TruncatedBPTTTests {
       _ = TruncatedBPTT(k1: 2).train(
         cell, inputs: Tensor.zeros([4, 1, 2]), targets: Tensor.zeros([3, 1, 3]),
         from: .init(cell.zeroState(batchSize: 1))
-      ) { output, target in meanSquaredError(predicted: output, expected: target) } update: { _ in }
+      ) { output, target in
+        meanSquaredError(predicted: output, expected: target)
+      } update: { _ in
+      }
     }
   }
 }

@@ -83,8 +83,9 @@ public struct TruncatedBPTT {
     self.k2 = k2
   }
 
-  /// What a stream carries from one call of ``TruncatedBPTT/train(_:inputs:targets:from:step:loss:update:)``
-  /// to the next: the recurrent state and, when `k2 > k1`, what the next update must recompute.
+  /// What a stream carries from one call of
+  /// ``TruncatedBPTT/train(_:inputs:targets:from:step:loss:update:)`` to the next: the
+  /// recurrent state and, when `k2 > k1`, the inputs the next update must recompute.
   ///
   /// Every tensor in it is detached, so keeping a carry keeps no tape alive.
   public struct Carry<State: Detachable, Scalar: TensorScalar> {
@@ -108,7 +109,6 @@ public struct TruncatedBPTT {
       self.history = history
     }
   }
-
 }
 
 extension TruncatedBPTT.Carry where State == Tensor<Scalar> {
@@ -122,8 +122,9 @@ extension TruncatedBPTT.Carry where State == LSTMState<Scalar> {
 }
 
 extension TruncatedBPTT {
-  /// What one backward pass produced, handed to the `update` closure of ``TruncatedBPTT/train(_:inputs:targets:from:step:loss:update:)``
-  /// to apply an optimiser, clip or log.
+  /// What one backward pass produced, handed to the `update` closure of
+  /// ``TruncatedBPTT/train(_:inputs:targets:from:step:loss:update:)`` to apply an optimiser, clip
+  /// or log.
   public struct Update<Scalar: TensorScalar> {
     /// The gradient of ``loss`` with respect to every trainable parameter of the model.
     public let gradients: ParameterGradients<Scalar>
@@ -150,8 +151,9 @@ extension TruncatedBPTT {
   ///     ``valueWithGradient(at:of:)``.
   ///   - inputs: the stream, time first: `[T, ...]`, usually `[T, B, F]`.
   ///   - targets: one target per step, `[T, ...]`; step `t`'s is `targets.select(t, alongAxis: 0)`.
-  ///   - carry: the state (and recomputation history) left by the previous call, or
-  ///     ``Carry/init(_:as:)`` at the start of a stream.
+  ///   - carry: the state (and recomputation history) left by the previous call, or a new
+  ///     ``Carry`` made from an initial state at the start of a stream (or to reset it, at a
+  ///     document boundary, say).
   ///   - step: one time step of the model: `(model, input, state) -> (output, state)`.
   ///   - loss: the one-element loss of one step's output against its target.
   ///   - update: called after each backward pass, before the next chunk runs, so that an
