@@ -319,7 +319,7 @@ struct TruncatedBPTTTests {
   }
 
   @Test func mismatchedTargetsTrap() async {
-    await #expect(processExitsWith: .failure) {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       let cell = RNNCell<Double>(inputSize: 2, hiddenSize: 3, seed: 1)
       _ = TruncatedBPTT(k1: 2).train(
         cell, inputs: Tensor.zeros([4, 1, 2]), targets: Tensor.zeros([3, 1, 3]),
@@ -329,5 +329,22 @@ struct TruncatedBPTTTests {
       } update: { _ in
       }
     }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("TruncatedBPTT.train: inputs [4, 1, 2] and targets [3, 1, 3]"))
+  }
+
+  @Test func nonScalarStepLossTraps() async {
+    let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      let cell = RNNCell<Double>(inputSize: 2, hiddenSize: 3, seed: 1)
+      _ = TruncatedBPTT(k1: 2).train(
+        cell, inputs: Tensor.zeros([4, 1, 2]), targets: Tensor.zeros([4, 1, 3]),
+        from: .init(cell.zeroState(batchSize: 1))
+      ) { output, target in
+        meanSquaredError(predicted: output, expected: target, reduction: .none)
+      } update: { _ in
+      }
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("the loss of step 0 has shape [1, 3]; reduce it to one element"))
   }
 }
