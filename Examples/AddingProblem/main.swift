@@ -4,7 +4,7 @@ import Tapestry
 // The adding problem (Le et al. 2015) at T = 100: an LSTM learns to carry two marked values
 // across up to 100 steps; a plain tanh RNN, with the same budget, stays near the 0.167 baseline
 // of predicting 1, because the gradient from the target fades before it reaches the markers.
-// Flags: --length T, --steps N, --hidden H, --batch B. Docs/LongDependencies.md has the figures.
+// Flags: --length T, --steps N, --hidden H, --batch B, --rate (Adam's learning rate). Docs/LongDependencies.md has the figures.
 
 /// The run's settings, from the command line.
 struct Settings {
@@ -12,6 +12,7 @@ struct Settings {
   var steps = 2000
   var hidden = 32
   var batch = 32
+  var learningRate = 0.003
 }
 
 /// Parses `--flag value` pairs; on anything else, prints the problem and usage and exits.
@@ -21,18 +22,23 @@ func parseSettings(_ arguments: [String]) -> Settings {
   func fail(_ message: String) -> Never {
     FileHandle.standardError.write(
       Data(
-        "AddingProblem: \(message)\nusage: AddingProblem [--length T] [--steps N] [--hidden H] [--batch B]\n"
+        "AddingProblem: \(message)\nusage: AddingProblem [--length T] [--steps N] [--hidden H] [--batch B] [--rate R]\n"
           .utf8))
     exit(2)
   }
   while let flag = remaining.popFirst() {
     guard let text = remaining.popFirst() else { fail("\(flag) needs a value") }
-    guard let value = Int(text), value > 0 else { fail("\(flag) needs a positive integer") }
+    guard let value = Double(text), value > 0 else { fail("\(flag) needs a positive number") }
+    if flag == "--rate" {
+      settings.learningRate = value
+      continue
+    }
+    guard let count = Int(exactly: value) else { fail("\(flag) needs a whole number") }
     switch flag {
-    case "--length": settings.length = value
-    case "--steps": settings.steps = value
-    case "--hidden": settings.hidden = value
-    case "--batch": settings.batch = value
+    case "--length": settings.length = count
+    case "--steps": settings.steps = count
+    case "--hidden": settings.hidden = count
+    case "--batch": settings.batch = count
     default: fail("unknown flag \(flag)")
     }
   }
@@ -62,7 +68,7 @@ func train<Cell: RecurrentCell>(
   func testMSE() -> Float {
     meanSquaredError(predicted: model(test.inputs), expected: test.targets).scalar
   }
-  let optimizer = Adam<Float>(learningRate: 0.003)
+  let optimizer = Adam<Float>(learningRate: settings.learningRate)
   let start = Date()
   for step in 1...settings.steps {
     let batch = task.batch(size: settings.batch, using: &generator, as: Float.self)
