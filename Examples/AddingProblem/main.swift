@@ -9,10 +9,10 @@ import Tapestry
 /// The run's settings, from the command line.
 struct Settings {
   var length = 100
-  var steps = 2000
+  var steps = 3000
   var hidden = 32
   var batch = 32
-  var learningRate = 0.003
+  var learningRate = 0.005
 }
 
 /// Parses `--flag value` pairs; on anything else, prints the problem and usage and exits.

@@ -62,7 +62,8 @@ struct CustomCellTests {
     var generator = SeededGenerator(seed: 1)
     let cell = MinimalGatedUnit<Float>(inputSize: 2, hiddenSize: 4, using: &generator)
     let named = namedParameters(of: cell, as: Float.self)
-    #expect(named.map(\.name) == ["forget.weight", "forget.bias", "candidate.weight", "candidate.bias"])
+    #expect(
+      named.map(\.name) == ["forget.weight", "forget.bias", "candidate.weight", "candidate.bias"])
     #expect(named.map(\.parameter.shape) == [[4, 6], [4], [4, 6], [4]])
   }
 
@@ -93,7 +94,8 @@ struct CustomCellTests {
     let batch = AddingProblem(length: 6).batch(size: 64, seed: 7, as: Float.self)
     func loss(_ model: (cell: MinimalGatedUnit<Float>, readout: Linear<Float>)) -> Tensor<Float> {
       let outputs = unroll(model.cell, inputs: batch.inputs).outputs
-      return meanSquaredError(predicted: model.readout(outputs.select(5, alongAxis: 0)), expected: batch.targets)
+      return meanSquaredError(
+        predicted: model.readout(outputs.select(5, alongAxis: 0)), expected: batch.targets)
     }
     let before = loss(model).scalar
     let optimizer = Adam<Float>(learningRate: 0.01)
