@@ -4,7 +4,8 @@ import Tapestry
 // The adding problem (Le et al. 2015) at T = 100: an LSTM learns to carry two marked values
 // across up to 100 steps; a plain tanh RNN, with the same budget, stays near the 0.167 baseline
 // of predicting 1, because the gradient from the target fades before it reaches the markers.
-// Flags: --length T, --steps N, --hidden H, --batch B, --rate (Adam's learning rate). Docs/LongDependencies.md has the figures.
+// Flags: --length T, --steps N, --hidden H, --batch B, --rate R (Adam's learning rate).
+// Docs/LongDependencies.md has the figures this run gave.
 
 /// The run's settings, from the command line.
 struct Settings {
@@ -20,10 +21,8 @@ func parseSettings(_ arguments: [String]) -> Settings {
   var settings = Settings()
   var remaining = arguments[...]
   func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(
-      Data(
-        "AddingProblem: \(message)\nusage: AddingProblem [--length T] [--steps N] [--hidden H] [--batch B] [--rate R]\n"
-          .utf8))
+    let usage = "usage: AddingProblem [--length T] [--steps N] [--hidden H] [--batch B] [--rate R]"
+    FileHandle.standardError.write(Data("AddingProblem: \(message)\n\(usage)\n".utf8))
     exit(2)
   }
   while let flag = remaining.popFirst() {

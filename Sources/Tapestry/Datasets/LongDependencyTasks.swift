@@ -31,8 +31,9 @@ public struct AddingProblem: Sendable {
 
   /// A batch of `size` fresh sequences drawn from `generator`.
   ///
-  /// - Returns: `inputs` `[T, size, 2]`, time-major as ``unroll(_:inputs:initialState:batchFirst:)``
-  ///   takes them (channel 0 values, channel 1 markers), and `targets` `[size, 1]`, the sums.
+  /// - Returns: `inputs` `[T, size, 2]`, time-major as
+  ///   ``unroll(_:inputs:initialState:batchFirst:)`` takes them (channel 0 values, channel 1
+  ///   markers), and `targets` `[size, 1]`, the sums.
   public func batch<Scalar: TensorScalar>(
     size: Int, using generator: inout SeededGenerator, as _: Scalar.Type = Scalar.self
   ) -> (inputs: Tensor<Scalar>, targets: Tensor<Scalar>) {
