@@ -49,6 +49,10 @@ let package = Package(
       name: "TwoMoons", dependencies: ["Tapestry"], path: "Examples/TwoMoons"),
     .executableTarget(
       name: "Regression", dependencies: ["Tapestry"], path: "Examples/Regression"),
+    .executableTarget(
+      name: "CustomCell", dependencies: ["Tapestry"], path: "Examples/CustomCell"),
+    .executableTarget(
+      name: "AddingProblem", dependencies: ["Tapestry"], path: "Examples/AddingProblem"),
     .testTarget(
       name: "TapestryTests",
       // TapestryCLI: the command-line parser is unit-tested (SwiftPM links an executable target
