@@ -83,6 +83,39 @@ internal enum Kernels {
     return Tensor(uncheckedShape: shape, scalars: scalars)
   }
 
+  /// The elements of `x` repeated along its broadcast axes to fill `target`, which must be a
+  /// broadcast of `x.shape` (callers check, naming their op).
+  ///
+  /// The last axis is copied as one run, or filled with one value where it is broadcast; the
+  /// leading axes are walked with an odometer, reading the same input row again on broadcast axes.
+  @inlinable
+  static func broadcast<Scalar: TensorScalar>(_ x: Tensor<Scalar>, to target: [Int]) -> [Scalar] {
+    if x.shape == target { return x.scalars }
+    let count = target.reduce(1, *)
+    return [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+      x.scalars.withUnsafeBufferPointer { input in
+        guard let source = input.baseAddress, let destination = out.baseAddress, count > 0
+        else { return }
+        let strides = broadcastStrides(x.shape, to: target)
+        let inner = target[target.count - 1]
+        var walk = OffsetOdometer(
+          sizes: Array(target.dropLast()), stridesA: Array(strides.dropLast()),
+          stridesB: [Int](repeating: 0, count: target.count - 1))
+        var written = 0
+        while written < count {
+          if strides[target.count - 1] == 1 {
+            (destination + written).initialize(from: source + walk.offsetA, count: inner)
+          } else {
+            (destination + written).initialize(repeating: source[walk.offsetA], count: inner)
+          }
+          written += inner
+          walk.advance()
+        }
+      }
+      initialized = count
+    }
+  }
+
   /// One contiguous run of `zip`: strides are 1 (walk) or 0 (splat one value).
   @inlinable
   static func zipRun<Scalar: TensorScalar>(

@@ -220,9 +220,9 @@ extension Tensor {
   public static func `where`(_ mask: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
     let shape = broadcastShape(
       broadcastShape(mask.shape, a.shape, op: "where"), b.shape, op: "where")
-    let maskScalars = mask.scalarsBroadcast(to: shape)
-    let aScalars = a.scalarsBroadcast(to: shape)
-    let bScalars = b.scalarsBroadcast(to: shape)
+    let maskScalars = Kernels.broadcast(mask, to: shape)
+    let aScalars = Kernels.broadcast(a, to: shape)
+    let bScalars = Kernels.broadcast(b, to: shape)
     let count = shape.reduce(1, *)
     let width = Scalar.Vector.scalarCount
     let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
@@ -253,17 +253,6 @@ extension Tensor {
         let zero = Tensor(Scalar(0))
         return [nil, Tensor.where(constantMask, g, zero), Tensor.where(constantMask, zero, g)]
       }
-  }
-
-  /// The elements repeated along broadcast axes to fill `target` (unrecorded: a kernel helper).
-  @inlinable
-  func scalarsBroadcast(to target: [Int]) -> [Scalar] {
-    if shape == target { return scalars }
-    return Kernels.zip(
-      self,
-      Tensor(uncheckedShape: target, scalars: [Scalar](repeating: 0, count: target.reduce(1, *))),
-      op: "where", scalar: { a, _ in a }, vector: { a, _ in a }
-    ).scalars
   }
 }
 

@@ -36,8 +36,7 @@ extension Tensor {
     precondition(
       broadcastShape(shape, target, op: "broadcast") == target,
       "broadcast: shape \(shape) cannot be broadcast to \(target)")
-    let zeros = Tensor(repeating: 0, shape: target)
-    return Kernels.zip(self, zeros, op: "broadcast", scalar: { a, _ in a }, vector: { a, _ in a })
+    return Tensor(uncheckedShape: target, scalars: Kernels.broadcast(self, to: target))
       .recorded(as: "broadcast", from: self) { g, _ in [g] }
   }
 
