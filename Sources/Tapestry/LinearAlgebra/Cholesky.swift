@@ -137,19 +137,24 @@ private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range
   let rest = n - first
   var scaled = [Double](repeating: 0, count: rest * width)
   var unit = [Double](repeating: 0, count: rest * width)
+  let base = block.lowerBound
   a.withUnsafeMutableBufferPointer { a in
-    for i in 0..<rest {
-      let row = (first + i) * n
-      // Forward substitution along the row: w·L11ᵀ = a, one column of L11 at a time.
-      for j in 0..<width {
-        var value = a[row + block.lowerBound + j]
-        for k in 0..<j {
-          value -= scaled[i * width + k] * a[(block.lowerBound + j) * n + block.lowerBound + k]
+    scaled.withUnsafeMutableBufferPointer { scaled in
+      unit.withUnsafeMutableBufferPointer { unit in
+        for i in 0..<rest {
+          let row = (first + i) * n + base
+          let out = i * width
+          // Forward substitution along the row: w·L11ᵀ = a, one column of L11 at a time.
+          for j in 0..<width {
+            let diagonalRow = (base + j) * n + base
+            var value = a[row + j]
+            for k in 0..<j { value -= scaled[out + k] * a[diagonalRow + k] }
+            scaled[out + j] = value
+            let l = value / d[base + j]
+            unit[out + j] = l
+            a[row + j] = l
+          }
         }
-        scaled[i * width + j] = value
-        let l = value / d[block.lowerBound + j]
-        unit[i * width + j] = l
-        a[row + block.lowerBound + j] = l
       }
     }
   }

@@ -32,7 +32,8 @@ public struct RidgeRegression: Sendable {
   private var targetShift: [Double] = []
   private var featureSum: [Double]
   private var targetSum: [Double]
-  /// Σ (x − shift)(x − shift)ᵀ, row-major N×N.
+  /// Σ (x − shift)(x − shift)ᵀ, row-major N×N; with 512 or more features only its lower
+  /// triangle (by blocks) is accumulated.
   private var gram: [Double]
   /// Σ (x − shift)(y − shift)ᵀ, row-major N×O.
   private var cross: [Double]
@@ -80,11 +81,33 @@ public struct RidgeRegression: Sendable {
     }
     let shiftedX = withoutRecording { x - Tensor(featureShift) }
     let shiftedY = withoutRecording { y - Tensor(targetShift) }
-    add(matmul(shiftedX, shiftedX, transposeA: true).scalars, to: &gram)
+    addGram(of: shiftedX)
     add(matmul(shiftedX, shiftedY, transposeA: true).scalars, to: &cross)
     add(shiftedX.sum(alongAxis: 0).scalars, to: &featureSum)
     add(shiftedY.sum(alongAxis: 0).scalars, to: &targetSum)
     sampleCount += rows
+  }
+
+  /// Adds XᵀX to ``gram``, computing only the blocks on and below the diagonal (XᵀX is
+  /// symmetric): with 4 column blocks that is 10 products of 16, as BLAS's `syrk` saves.
+  private mutating func addGram(of x: Tensor<Double>) {
+    let n = featureCount
+    let blocks = n >= 512 ? 4 : 1
+    let bounds = (0...blocks).map { n * $0 / blocks }
+    let columns = (0..<blocks).map { x.slice(alongAxis: 1, bounds[$0]..<bounds[$0 + 1]) }
+    for i in 0..<blocks {
+      for j in 0...i {
+        let product = matmul(columns[i], columns[j], transposeA: true).scalars
+        let width = bounds[j + 1] - bounds[j]
+        gram.withUnsafeMutableBufferPointer { gram in
+          for row in bounds[i]..<bounds[i + 1] {
+            let source = (row - bounds[i]) * width
+            let target = row * n + bounds[j]
+            for column in 0..<width { gram[target + column] += product[source + column] }
+          }
+        }
+      }
+    }
   }
 
   /// The readout for ridge parameter `ridge` (λ ≥ 0) from everything accumulated so far.
@@ -100,9 +123,10 @@ public struct RidgeRegression: Sendable {
     // Means of the shifted data: x̄ − shift.
     let xMean = featureSum.map { $0 / count }
     let yMean = targetSum.map { $0 / count }
+    // Only the lower triangle of the Gram sums is kept, which is all the factorisation reads.
     var a = gram
     for i in 0..<n {
-      for j in 0..<n { a[i * n + j] -= count * xMean[i] * xMean[j] }
+      for j in 0...i { a[i * n + j] -= count * xMean[i] * xMean[j] }
       a[i * n + i] += ridge
     }
     var b = cross
