@@ -101,7 +101,7 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
   }
 }
 
-@Suite struct SparseMatrixTests {
+@Suite struct ReservoirSparseMatrixTests {
   private let dense = Tensor<Double>([[0, 2, 0, -1], [0, 0, 0, 0], [3, 0, 0.5, 0]])
 
   @Test func denseRoundTripKeepsOnlyNonzeros() {
@@ -142,7 +142,7 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
   }
 }
 
-@Suite struct SpectralRadiusTests {
+@Suite struct ReservoirSpectralRadiusTests {
   static let names = ["dense_normal", "sparse_normal", "uniform", "complex_pair"]
 
   @Test(arguments: names)
