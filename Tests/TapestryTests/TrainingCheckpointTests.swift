@@ -132,7 +132,7 @@ where Optimizer.Scalar == Double {
     trainStep(model, momentum)
     #expect(
       throws: OptimizerStateError.unexpectedField(
-        parameter: "hidden.bias", field: "momentum_buffer")
+        parameter: "hidden.weight", field: "momentum_buffer")
     ) {
       try SGD<Double>(learningRate: 0.1).restoreStates(momentum.savedStates(of: model), of: model)
     }
