@@ -87,7 +87,8 @@ extension Tape {
 
   /// Runs a backward pass from `output` (seeded with `seed`, or ones for a one-element output)
   /// that keeps the entries, and returns the norm of the gradient that reached each entry's
-  /// output, by tape position: `nil` where none arrived. For ``graphviz(name:clusters:gradientNorms:)``.
+  /// output, by tape position: `nil` where none arrived. For
+  /// ``graphviz(name:clusters:gradientNorms:)``.
   public func gradientNormsOfEveryEntry(from output: Tensor<Scalar>, seed: Tensor<Scalar>? = nil)
     -> [Double?]
   {

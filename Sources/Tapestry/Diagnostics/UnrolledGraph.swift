@@ -1,7 +1,8 @@
 /// The unrolled graph of `cell` over `inputs` (`[T, B, inputSize]`, a few steps) as Graphviz DOT
 /// after a backward pass of `loss`: one cluster per time step (`cluster_t1` … `cluster_tT`), plus
 /// the watched parameters and the loss; op names and shapes on the nodes; edges coloured by the
-/// size of the gradient of the tensor they carry (see ``Tape/graphviz(name:clusters:gradientNorms:)``).
+/// size of the gradient of the tensor they carry (see
+/// ``Tape/graphviz(name:clusters:gradientNorms:)``).
 ///
 /// The time step of an entry comes from the tape positions of the states `unroll` returns: step
 /// t is everything recorded after the state of step t − 1, up to its own state. Render with
