@@ -1,6 +1,9 @@
 // Hand-written argument parsing: the commands are few and their options simple, and a parser of
 // our own keeps the package free of dependencies. Parsing never exits or prints; it returns a
-// `Command` or throws a `CommandLineError`, so that tests can call it directly.
+// `Command` or throws a `CommandLineError`, so that tests can call it directly; `runTapestry`
+// runs the parsed command and turns its errors into an exit status.
+
+import Foundation
 
 /// What the user asked `tapestry` to do.
 enum Command: Equatable {
@@ -8,6 +11,10 @@ enum Command: Equatable {
   case help(String)
   /// Run the demo with the arguments that follow `demo`, which it parses itself.
   case demo(arguments: [String])
+  /// Run `vanishing` with the arguments that follow it, which it parses itself.
+  case vanishing(arguments: [String])
+  /// Run `graph` with the arguments that follow it, which it parses itself.
+  case graph(arguments: [String])
   /// Run `bench ops`.
   case benchOps(OpsBenchmark.Options)
 }
@@ -45,7 +52,9 @@ enum Usage {
     usage: tapestry <command> [options]
 
     commands:
-      demo        train a small recurrent net and show what the tape records
+      demo        the story of gradients through time, written as an HTML report with plots
+      vanishing   gradient norms through time for one recurrent cell, with a verdict and a plot
+      graph       the unrolled graph of a recurrent cell after backward, as Graphviz DOT
       bench ops   measure per-op overhead and matrix-product speed
 
     Run 'tapestry <command> --help' for a command's options.
@@ -75,6 +84,38 @@ enum Usage {
     """
 }
 
+/// Runs the command the arguments (after the program name) ask for and returns the exit
+/// status: 0 on success, 2 for a command line `tapestry` does not accept (the message on
+/// standard error), 1 when the command fails.
+func runTapestry(_ arguments: [String]) -> Int32 {
+  do {
+    switch try parseCommandLine(arguments) {
+    case .help(let text):
+      print(text)
+    case .demo(let arguments):
+      try Demo.run(arguments: arguments)
+    case .vanishing(let arguments):
+      try VanishingCommand.run(arguments: arguments)
+    case .graph(let arguments):
+      try GraphCommand.run(arguments: arguments)
+    case .benchOps(let options):
+      try OpsBenchmark.run(options)
+    }
+    return 0
+  } catch let error as CommandLineError {
+    printError(error.description)
+    return 2
+  } catch {
+    printError("\(error)")
+    return 1
+  }
+}
+
+/// Writes `message` and a newline to standard error.
+func printError(_ message: String) {
+  FileHandle.standardError.write(Data("tapestry: \(message)\n".utf8))
+}
+
 /// Parses the arguments after the program name.
 func parseCommandLine(_ arguments: [String]) throws(CommandLineError) -> Command {
   guard let command = arguments.first else { throw .unknownCommand(nil, usage: Usage.main) }
@@ -84,6 +125,10 @@ func parseCommandLine(_ arguments: [String]) throws(CommandLineError) -> Command
     return .help(Usage.main)
   case "demo":
     return .demo(arguments: rest)
+  case "vanishing":
+    return .vanishing(arguments: rest)
+  case "graph":
+    return .graph(arguments: rest)
   case "bench":
     return try parseBench(rest)
   default:
@@ -139,4 +184,92 @@ private func parseBenchOps(_ arguments: [String]) throws(CommandLineError) -> Co
     }
   }
   return .benchOps(options)
+}
+
+/// Reads `--option value` and `--option=value` pairs one at a time, for the commands that parse
+/// their own options; every failure is a ``CommandLineError``.
+struct OptionReader {
+  private var remaining: ArraySlice<String>
+  /// The usage text quoted by an unknown-option error.
+  let usage: String
+  /// The current option's name, without any `=value`.
+  private(set) var option = ""
+  private var attachedValue: String?
+
+  /// A reader of `arguments` for a command whose help text is `usage`.
+  init(_ arguments: [String], usage: String) {
+    remaining = arguments[...]
+    self.usage = usage
+  }
+
+  /// Moves to the next option and returns its name, or `nil` at the end.
+  mutating func next() -> String? {
+    guard let argument = remaining.popFirst() else { return nil }
+    let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+    option = parts.first ?? argument
+    attachedValue = parts.count == 2 ? parts[1] : nil
+    return option
+  }
+
+  /// The error for an option the command does not have.
+  var unknown: CommandLineError { .unknownOption(option, usage: usage) }
+
+  /// The current option's value: after `=`, or the next argument.
+  mutating func value() throws(CommandLineError) -> String {
+    if let attachedValue { return attachedValue }
+    guard let next = remaining.popFirst() else { throw .missingValue(option: option) }
+    return next
+  }
+
+  /// The current option's value as a whole number in `range`.
+  mutating func integer(in range: ClosedRange<Int>) throws(CommandLineError) -> Int {
+    let text = try value()
+    guard let number = Int(text), range.contains(number) else {
+      throw .invalidValue(
+        text, option: option,
+        expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+    }
+    return number
+  }
+
+  /// The current option's value as a finite number in `range`.
+  mutating func number(in range: ClosedRange<Double>) throws(CommandLineError) -> Double {
+    let text = try value()
+    guard let number = Double(text), number.isFinite, range.contains(number) else {
+      throw .invalidValue(
+        text, option: option,
+        expected: "a number from \(range.lowerBound) to \(range.upperBound)")
+    }
+    return number
+  }
+
+  /// The current option's value as one of the raw values of `Choice`.
+  mutating func choice<Choice: RawRepresentable & CaseIterable>(_: Choice.Type)
+    throws(CommandLineError) -> Choice where Choice.RawValue == String
+  {
+    let text = try value()
+    guard let choice = Choice(rawValue: text) else {
+      throw .invalidValue(
+        text, option: option,
+        expected: Choice.allCases.map(\.rawValue).joined(separator: ", ", lastSeparator: " or "))
+    }
+    return choice
+  }
+
+  /// The current option's value as a path: not empty, not another option.
+  mutating func path() throws(CommandLineError) -> String {
+    let text = try value()
+    guard !text.isEmpty, !text.hasPrefix("-") else {
+      throw .invalidValue(text, option: option, expected: "a path")
+    }
+    return text
+  }
+}
+
+extension Array where Element == String {
+  /// The elements joined by `separator`, the last two by `lastSeparator`: "a, b or c".
+  func joined(separator: String, lastSeparator: String) -> String {
+    guard count > 1, let last else { return joined(separator: separator) }
+    return dropLast().joined(separator: separator) + lastSeparator + last
+  }
 }

@@ -14,6 +14,8 @@ import Testing
       ),
       (["bench", "ops", "--threads=2"], .benchOps(.init(threads: 2, quick: false, jsonPath: nil))),
       (["demo", "--steps", "5"], .demo(arguments: ["--steps", "5"])),
+      (["vanishing", "--cell", "gru"], .vanishing(arguments: ["--cell", "gru"])),
+      (["graph"], .graph(arguments: [])),
       (["--help"], .help(Usage.main)),
       (["bench", "--help"], .help(Usage.bench)),
       (["bench", "ops", "--quick", "--help"], .help(Usage.benchOps)),
@@ -26,7 +28,7 @@ import Testing
     "rejected command lines throw the typed error",
     arguments: [
       ([], CommandLineError.unknownCommand(nil, usage: Usage.main)),
-      (["train"], .unknownCommand("train", usage: Usage.main)),
+      (["fly"], .unknownCommand("fly", usage: Usage.main)),
       (["bench"], .unknownCommand(nil, usage: Usage.bench)),
       (["bench", "layers"], .unknownCommand("layers", usage: Usage.bench)),
       (["bench", "ops", "--fast"], .unknownOption("--fast", usage: Usage.benchOps)),

@@ -78,9 +78,9 @@ public struct GRUCell<Scalar: TensorScalar>: RecurrentCell {
     }
     let x = fromInput.chunked(into: 3, alongAxis: 1)
     let h = fromState.chunked(into: 3, alongAxis: 1)
-    let reset = sigmoid(x[0] + h[0])
-    let update = sigmoid(x[1] + h[1])
-    let candidate = tanh(x[2] + reset * h[2])
+    let reset = probe(sigmoid(x[0] + h[0]), as: "gate.reset")
+    let update = probe(sigmoid(x[1] + h[1]), as: "gate.update")
+    let candidate = probe(tanh(x[2] + reset * h[2]), as: "gate.candidate")
     let hidden = (1 - update) * candidate + update * state
     return (hidden, hidden)
   }

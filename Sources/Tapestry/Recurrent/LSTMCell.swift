@@ -143,13 +143,13 @@ public struct LSTMCell<Scalar: TensorScalar>: RecurrentCell {
       gates[0] = gates[0] + inputPeephole.value * state.cell
       gates[1] = gates[1] + forgetPeephole.value * state.cell
     }
-    let inputGate = sigmoid(gates[0])
-    let forgetGate = sigmoid(gates[1])
-    let candidate = tanh(gates[2])
+    let inputGate = probe(sigmoid(gates[0]), as: "gate.input")
+    let forgetGate = probe(sigmoid(gates[1]), as: "gate.forget")
+    let candidate = probe(tanh(gates[2]), as: "gate.cell")
     let cell = forgetGate * state.cell + inputGate * candidate
     // The output gate peeks at the new cell state, not the old one (Graves 2013, eq. 9).
     if let outputPeephole = weight_co { gates[3] = gates[3] + outputPeephole.value * cell }
-    let hidden = sigmoid(gates[3]) * tanh(cell)
+    let hidden = probe(sigmoid(gates[3]), as: "gate.output") * tanh(cell)
     return (hidden, LSTMState(hidden: hidden, cell: cell))
   }
 }

@@ -145,8 +145,8 @@ public enum TrainingHistoryError: Error, Equatable, Sendable, CustomStringConver
 }
 
 /// `field` as a CSV field: quoted, with quotes doubled, when it holds a comma, a quote or a line
-/// break.
-private func csvField(_ field: String) -> String {
+/// break. Shared with the plots' CSV files.
+func csvField(_ field: String) -> String {
   guard field.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return field }
   return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
