@@ -14,8 +14,8 @@ do {
     print(text)
   case .demo(let arguments):
     try Demo.run(arguments: arguments)
-  case .benchOps(let options):
-    try OpsBenchmark.run(options)
+  case .bench(let arguments):
+    try BenchCommand.run(arguments: arguments)
   }
 } catch let error as CommandLineError {
   printError(error.description)
