@@ -161,7 +161,8 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
     var configuration = ReservoirConfiguration(size: 80, inputSize: 1)
     configuration.spectralRadius = 0.75
     let cell = ReservoirCell<Double>(configuration, seed: 3)
-    expectClose(spectralRadius(of: cell.weight.value), 0.75, relativeTolerance: 1e-10)
+    // Within 1e-7: the weights are rounded to Float precision after scaling.
+    expectClose(spectralRadius(of: cell.weight.value), 0.75, relativeTolerance: 1e-7)
     let density = SparseMatrix(cell.weight.value).density
     #expect(density > 0.07 && density < 0.13)
     #expect(Set(cell.inputWeight.value.scalars) == [-1, 1])

@@ -79,6 +79,8 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   let feedbackSize: Int
   let stateNoise: Scalar
   let noise: ReservoirNoise
+  /// W in SELL-8 form, for Double reservoirs (the vectorised product needs 8 Double lanes).
+  let ellpack: SlicedEllpackMatrix?
 
   /// Below this many stored weights a step is too short (a few microseconds) to pay for waking
   /// a second thread.
@@ -107,7 +109,7 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
                 storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
                 bias: bias, leakRate: leakRate, spectralScale: spectralScale,
                 inputScale: inputScale, externalInputSize: externalInputSize,
-                feedbackSize: feedbackSize)
+                feedbackSize: feedbackSize, ellpack: ellpack)
               for step in 0..<steps {
                 let row = UnsafeBufferPointer(
                   rebasing: inputs[(step * width)..<((step + 1) * width)])
@@ -117,8 +119,12 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
                     if parts == 1 {
                       weights.update(rows: 0..<n, buffers)
                     } else {
+                      // Split at multiples of 8 rows, the SELL-8 slices.
+                      let slices = (n + 7) / 8
                       DispatchQueue.concurrentPerform(iterations: parts) { part in
-                        weights.update(rows: (n * part / parts)..<(n * (part + 1) / parts), buffers)
+                        let lower = 8 * (slices * part / parts)
+                        let upper = Swift.min(n, 8 * (slices * (part + 1) / parts))
+                        weights.update(rows: lower..<upper, buffers)
                       }
                     }
                   }
@@ -160,16 +166,29 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
   let inputScale: Scalar
   let externalInputSize: Int
   let feedbackSize: Int
+  let ellpack: SlicedEllpackMatrix?
 
-  /// xₜ for `rows`: `next[i] = (1 − α)·x[i] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
+  /// xₜ for `rows` (which start at a multiple of 8): `next[i] = (1 − α)·x[i] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
   @inline(__always)
   func update(rows: Range<Int>, _ buffers: StepBuffers<Scalar>) {
     let (x, input, out) = (buffers.state, buffers.input, buffers.next)
     let inputs = externalInputSize
+    if let ellpack, Scalar.self == Double.self {
+      ellpack.multiply(
+        slices: (rows.lowerBound / 8)..<((rows.upperBound + 7) / 8),
+        UnsafeBufferPointer(
+          start: UnsafeRawPointer(x.baseAddress)?.assumingMemoryBound(to: Double.self),
+          count: x.count),
+        into: UnsafeMutableBufferPointer(
+          start: UnsafeMutableRawPointer(out.baseAddress)?.assumingMemoryBound(to: Double.self),
+          count: out.count))
+    } else {
+      for i in rows { out[i] = storage.rowDot(i, x) }
+    }
     for i in rows {
       var drive: Scalar = 0
       for k in 0..<inputs { drive += inputWeight[i * inputs + k] * input[k] }
-      var pre = storage.rowDot(i, x) * spectralScale + drive * inputScale + bias[i]
+      var pre = out[i] * spectralScale + drive * inputScale + bias[i]
       if feedbackSize > 0 {
         var feedback: Scalar = 0
         for k in 0..<feedbackSize {
