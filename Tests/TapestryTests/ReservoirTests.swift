@@ -168,3 +168,36 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
     #expect(Set(cell.inputWeight.value.scalars) == [-1, 1])
   }
 }
+
+@Suite struct ReservoirLinearAlgebraTests {
+  /// A symmetric matrix of order 140 (a 128-column block and a rest, so the blocked update
+  /// runs): positive definite, and indefinite, both solved to rounding.
+  @Test(arguments: [0.0, -3.0])
+  func symmetricSolveMatchesTheSystem(shift: Double) {
+    let n = 140
+    let a = randomTensor([n, n], seed: 51)
+    let symmetric =
+      matmul(a, a, transposeB: true) / Double(n)
+      + Tensor(shape: [n, n], scalars: (0..<(n * n)).map { $0 % (n + 1) == 0 ? 0.5 + shift : 0 })
+    let rhs = randomTensor([n, 3], seed: 52)
+    let factorization = CholeskyFactorization(symmetric)
+    #expect(factorization.pivots.allSatisfy { $0 > 0 } == (shift == 0))
+    let solution = factorization.solve(rhs)
+    expectClose(matmul(symmetric, solution), rhs, relativeTolerance: 1e-9, absoluteTolerance: 1e-9)
+    expectClose(
+      solveSymmetric(symmetric, rhs.select(0, alongAxis: 1)), solution.select(0, alongAxis: 1))
+  }
+
+  /// The Arnoldi path (forced: `denseLimit` 0) on a random reservoir against all its
+  /// eigenvalues.
+  @Test func arnoldiAgreesWithTheDenseSpectralRadius() {
+    var configuration = ReservoirConfiguration(size: 100, inputSize: 1)
+    configuration.spectralRadius = 1.3
+    let cell = ReservoirCell<Double>(configuration, seed: 53)
+    let sparse = SparseMatrix(cell.weight.value)
+    expectClose(
+      spectralRadius(of: sparse, denseLimit: 0), spectralRadius(of: cell.weight.value),
+      relativeTolerance: 1e-9)
+    expectClose(spectralRadius(of: sparse), 1.3, relativeTolerance: 1e-7)
+  }
+}
