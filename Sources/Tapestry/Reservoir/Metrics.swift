@@ -61,11 +61,13 @@ extension EchoStateNetwork {
   ) -> FreeRunEvaluation {
     precondition(outputSize == 1, "freeRunEvaluation: needs one output, not \(outputSize)")
     var squaredErrors = [Double](repeating: 0, count: horizon)
+    let kernel = reservoir.stepKernel()
     for start in starts {
       precondition(
         start >= 0 && start < states.shape[0] && start + horizon < signal.count,
         "freeRunEvaluation: start \(start) needs states and \(horizon) signal values after it")
-      let predictions = generate(steps: horizon, from: states.select(start, alongAxis: 0))
+      let predictions = generate(
+        steps: horizon, from: states.select(start, alongAxis: 0), kernel: kernel)
       for h in 0..<horizon {
         let error = Double(predictions.scalars[h]) - signal[start + h + 1]
         squaredErrors[h] += error * error
