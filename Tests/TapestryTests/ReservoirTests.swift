@@ -142,6 +142,27 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
   }
 }
 
+extension ReservoirSparseMatrixTests {
+  /// 300 units, fully connected: above the harvest's threshold for splitting rows between
+  /// threads (with ``ComputeSettings/threads`` ≥ 2), and with rows of different lengths after
+  /// masking, so the length-sorted SELL-8 order differs from the row order.
+  @Test func parallelHarvestMatchesTheTape() {
+    let n = 300
+    let mask = randomTensor([n, n], in: 0..<1, seed: 61).scalars.map { $0 < 0.9 ? 1.0 : 0.0 }
+    let weight =
+      randomTensor([n, n], seed: 62) * Tensor(shape: [n, n], scalars: mask)
+      * (1.5 / 300.0.squareRoot())
+    let cell = ReservoirCell(
+      weight: weight, inputWeight: randomTensor([n, 1], seed: 63),
+      bias: randomTensor([n], seed: 64) * 0.2, leakRate: 0.6)
+    let inputs = randomTensor([6, 1], seed: 65)
+    expectClose(
+      cell.harvest(inputs).states,
+      unroll(cell, inputs: inputs.reshaped(to: [6, 1, 1])).outputs.reshaped(to: [6, n]),
+      relativeTolerance: 0, absoluteTolerance: 1e-13)
+  }
+}
+
 @Suite struct ReservoirSpectralRadiusTests {
   static let names = ["dense_normal", "sparse_normal", "uniform", "complex_pair"]
 
