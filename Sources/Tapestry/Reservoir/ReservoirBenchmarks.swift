@@ -104,7 +104,7 @@ public struct MackeyGlassExperiment: Sendable {
     let (freeRun, freeRunSeconds) = timed {
       network.freeRunEvaluation(
         states: later, signal: Array(u[trainEnd...]), starts: starts, horizon: horizon,
-        variance: variance(testTargets))
+        variance: populationVariance(testTargets))
     }
     let long = network.generate(
       steps: longFreeRunSteps, from: later.select(validation, alongAxis: 0)
