@@ -11,7 +11,7 @@
 /// Up to `denseLimit` rows (256 by default) the matrix is made dense and all its eigenvalues computed
 /// (``eigenvalues(of:)``). Larger matrices use the Arnoldi process from the start vector of ones
 /// (ARPACK's `v0` in the W5 benchmark) with two passes of classical Gram–Schmidt per step: every
-/// 20 steps the largest Ritz value modulus (from the eigenvalues of the small Hessenberg matrix)
+/// 30 steps the largest Ritz value modulus (from the eigenvalues of the small Hessenberg matrix)
 /// is compared with the previous one, and the iteration stops when they agree to `tolerance`
 /// relative, or when the Krylov space is invariant (then the Ritz values are exact). A complex
 /// dominant pair, the usual case for a random reservoir, is found like a real eigenvalue.
@@ -62,7 +62,7 @@ public func spectralRadius<Scalar>(
     hessenberg[step * (limit + 1) + step + 1] = norm
     let size = step + 1
     let invariant = norm <= 1e-13 * frobeniusNormOfColumn(hessenberg, step, limit + 1)
-    if invariant || size == limit || (size >= 40 && size % 20 == 0) {
+    if invariant || size == limit || (size >= 60 && size % 30 == 0) {
       var square = [Double](repeating: 0, count: size * size)
       for column in 0..<size {
         for row in 0..<Swift.min(size, column + 2) {

@@ -52,7 +52,9 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
   ///
   /// Draw order: W (row-major; for each entry a uniform decides whether it is nonzero, then its
   /// value), W_in, b, W_fb. W is then rescaled to `configuration.spectralRadius`, measured by
-  /// ``spectralRadius(of:tolerance:)`` (the Arnoldi process above 256 units). The state noise
+  /// ``spectralRadius(of:tolerance:denseLimit:)`` (the Arnoldi process above 256 units), and its
+  /// values rounded to Float precision (the radius moves by about 1e-8 relative), which lets the
+  /// Double harvest stream half the bytes with the same arithmetic. The state noise
   /// stream is seeded by one more draw. Traps, naming the parameter, on an invalid
   /// configuration (see ``ReservoirConfiguration/validate()``).
   public init(_ configuration: ReservoirConfiguration, using generator: inout SeededGenerator) {
@@ -62,7 +64,12 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
       rows: c.size, columns: c.size, density: c.density, distribution: c.weightDistribution,
       scale: 1, using: &generator)
     let radius = spectralRadius(of: raw)
-    let reservoir = radius > 0 ? raw.scaled(by: c.spectralRadius / radius) : raw
+    let scaled = radius > 0 ? raw.scaled(by: c.spectralRadius / radius) : raw
+    // Rounded to Float precision so that the Double harvest can stream them as Floats (exactly;
+    // see SlicedEllpack.swift); this moves the spectral radius by about 1e-8 relative.
+    let reservoir = SparseMatrix(
+      rows: c.size, columns: c.size, rowStarts: scaled.rowStarts,
+      columnIndices: scaled.columnIndices, values: scaled.values.map { Double(Float($0)) })
     let input = randomSparseMatrix(
       rows: c.size, columns: c.inputSize, density: c.inputDensity,
       distribution: c.inputDistribution, scale: c.inputScaling, using: &generator)
@@ -177,13 +184,15 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
 
   /// The values the fast paths need, read once from the parameters (never recorded).
   func stepKernel() -> ReservoirStepKernel<Scalar> {
-    ReservoirStepKernel(
-      matrix: SparseMatrix(withoutDerivative(at: weight.value)),
+    let matrix = SparseMatrix(withoutDerivative(at: weight.value))
+    return ReservoirStepKernel(
+      matrix: matrix,
       inputWeight: inputWeight.value.scalars, feedbackWeight: feedbackWeight?.value.scalars ?? [],
       bias: bias.value.scalars, leakRate: leakRate.value.scalar,
       spectralScale: spectralScale.value.scalar, inputScale: inputScale.value.scalar,
       externalInputSize: externalInputSize, feedbackSize: feedbackSize,
-      stateNoise: Scalar(stateNoise), noise: noise)
+      stateNoise: Scalar(stateNoise), noise: noise,
+      ellpack: (matrix as? SparseMatrix<Double>).map(SlicedEllpackMatrix.init))
   }
 }
 
