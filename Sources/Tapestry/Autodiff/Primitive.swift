@@ -83,12 +83,13 @@ extension Tensor {
   /// Appends `self` to `tape` and, in anomaly mode, checks it against `inputs`.
   @inlinable
   func linked(
-    on tape: Tape<Scalar>, as name: String, inputs: EntryInputs, derivative: Derivative<Scalar>,
-    checking checkedInputs: @autoclosure () -> [Tensor]
+    on tape: Tape<Scalar>, as name: String, inputs: consuming EntryInputs,
+    derivative: consuming Derivative<Scalar>, checking checkedInputs: @autoclosure () -> [Tensor]
   ) -> Tensor {
     var output = self
     output.node = nil
-    let linked = tape.append(op: name, inputs: inputs, output: output, derivative: derivative)
+    let linked = tape.append(
+      op: name, inputs: consume inputs, output: consume output, derivative: consume derivative)
     if tape.anomalyRecorder != nil {
       tape.checkForward(checkedInputs(), output: linked, at: tape.entryCount - 1)
     }

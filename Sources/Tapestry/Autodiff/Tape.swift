@@ -29,30 +29,23 @@ internal struct SavedValues<Scalar: TensorScalar> {
   @usableFromInline var first: Tensor<Scalar>
   @usableFromInline var second: Tensor<Scalar>
   @usableFromInline var scalar: Scalar
+  /// Options of the op, such as matmul's transpose flags.
+  @usableFromInline var options: Int
   /// Whether the first input is recorded on the tape, so its gradient is wanted; set by the tape.
   @usableFromInline var firstNeedsGradient = true
   /// Whether the second input is recorded on the tape, so its gradient is wanted.
   @usableFromInline var secondNeedsGradient = true
 
-  /// Saves `first` and `second` (empty placeholders when left out) and `scalar`.
+  /// Saves `first` and `second` (empty placeholders when left out), `scalar` and `options`.
   @inlinable
   init(
     _ first: Tensor<Scalar> = .placeholder, _ second: Tensor<Scalar> = .placeholder,
-    scalar: Scalar = 0
+    scalar: Scalar = 0, options: Int = 0
   ) {
     self.first = first
     self.second = second
     self.scalar = scalar
-  }
-
-  /// The same values cut off from the tape, for a backward pass that records nothing: ops on
-  /// constants skip the look-up of the recording tape.
-  @inlinable
-  var constants: SavedValues {
-    var copy = self
-    copy.first.node = nil
-    copy.second.node = nil
-    return copy
+    self.options = options
   }
 }
 
@@ -305,12 +298,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// Appends an entry and returns `output` linked to it.
   @inlinable
   func append(
-    op: String, inputs: EntryInputs, output: Tensor<Scalar>, derivative: Derivative<Scalar>
+    op: String, inputs: consuming EntryInputs, output: consuming Tensor<Scalar>,
+    derivative: consuming Derivative<Scalar>
   ) -> Tensor<Scalar> {
-    var linked = output
+    var linked = consume output
     linked.node = TapeNode(tapeID: state.pointee.id, index: state.pointee.records.count)
     state.pointee.records.append(
-      TapeRecord(op: op, inputs: inputs, output: linked, derivative: derivative))
+      TapeRecord(op: op, inputs: consume inputs, output: linked, derivative: consume derivative))
     return linked
   }
 
@@ -431,8 +425,12 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       case .builtin(let pullback, var saved):
         saved.firstNeedsGradient = record.inputs.first >= 0
         saved.secondNeedsGradient = record.inputs.second >= 0
-        let (firstGradient, secondGradient) = pullback(
-          gradient, record.output, createGraph ? saved : saved.constants)
+        if !createGraph {
+          // Constants: the ops of the pullback then skip looking up the recording tape.
+          saved.first.node = nil
+          saved.second.node = nil
+        }
+        let (firstGradient, secondGradient) = pullback(gradient, record.output, saved)
         if let recorder, recorder.isWatching, gradient.isFinite,
           !(firstGradient?.isFinite ?? true) || !(secondGradient?.isFinite ?? true)
         {
@@ -462,7 +460,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// holds that buffer; recorded, it is a differentiable `+`.
   @inline(__always)
   private func accumulate(
-    _ gradient: Tensor<Scalar>?, slot: Int, of record: TapeRecord<Scalar>,
+    _ gradient: consuming Tensor<Scalar>?, slot: Int, of record: borrowing TapeRecord<Scalar>,
     into grads: inout [Tensor<Scalar>?]
   ) {
     guard slot < record.inputs.count, var gradient else { return }
@@ -472,15 +470,18 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     if gradient.shape != shape {
       gradient = gradient.summed(toShape: shape, op: record.op)
     }
-    guard grads[index] != nil else {
+    // Taken out of the array, the running total is the only reference to its buffer (unless
+    // a hook or the caller kept it), so adding in place does not copy.
+    guard var total = grads[index].take() else {
       grads[index] = gradient
       return
     }
-    if gradient.node == nil && grads[index]?.node == nil {
-      grads[index]?.add(gradient)
+    if gradient.node == nil && total.node == nil {
+      total.add(gradient)
     } else {
-      grads[index] = grads[index].map { $0 + gradient }
+      total = total + gradient
     }
+    grads[index] = total
   }
 
   private func recordBackwardAnomaly(
