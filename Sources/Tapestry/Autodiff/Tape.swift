@@ -235,6 +235,9 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   @inlinable var anomalyRecorder: AnomalyRecorder? { state.pointee.anomalyRecorder }
 
   /// The entries in the order they were recorded.
+  ///
+  /// The tape stores entries more compactly than this, so the array is built on each access,
+  /// in time proportional to the tape's length: read ``entryCount`` for just the count.
   public var entries: [Entry] {
     state.pointee.records.map { record in
       let inputs = record.inputs
