@@ -376,7 +376,12 @@ extension TrainCommand {
         vocabularySize: $0.vocabulary.count, dimension: embeddingSize, using: &generator)
     }
     let (hidden, layers) = (options.hidden, options.layers)
-    func run<Core: RecurrentCore>(_ core: Core) throws -> TrainSummary {
+    func run<Cell: RecurrentCell>(_ makeCell: (Int, inout SeededGenerator) -> Cell) throws
+      -> TrainSummary
+    where Cell.Scalar == Float, Cell.State: SavableState {
+      let core = StackedCells(
+        inputSize: inputSize, hiddenSize: hidden, layers: layers, using: &generator,
+        makeCell: makeCell)
       let outputSize =
         text?.vocabulary.count ?? (options.task == .adding ? 1 : CopyMemoryTask.categoryCount)
       let model = SequenceModel(
@@ -403,18 +408,14 @@ extension TrainCommand {
     }
     switch options.cell {
     case .rnn:
-      return try run(
-        RNN<Float>(
-          inputSize: inputSize, hiddenSize: hidden, layers: layers, using: &generator))
+      return try run { RNNCell<Float>(inputSize: $0, hiddenSize: hidden, using: &$1) }
     case .gru:
-      return try run(
-        GRU<Float>(
-          inputSize: inputSize, hiddenSize: hidden, layers: layers, using: &generator))
+      return try run { GRUCell<Float>(inputSize: $0, hiddenSize: hidden, using: &$1) }
     case .lstm, .peephole:
-      return try run(
-        LSTM<Float>(
-          inputSize: inputSize, hiddenSize: hidden, layers: layers,
-          peepholes: options.cell == .peephole, using: &generator))
+      let peepholes = options.cell == .peephole
+      return try run {
+        LSTMCell<Float>(inputSize: $0, hiddenSize: hidden, peepholes: peepholes, using: &$1)
+      }
     }
   }
 }
@@ -423,91 +424,100 @@ extension TrainCommand {
 
 /// The recurrent layers of a model, whichever cell they stack: what the training loop needs to
 /// run them step by step and to save the state they carry.
-protocol RecurrentCore {
-  /// What the layers carry from one step to the next, for every layer.
-  associatedtype State: Detachable
+///
+/// The cells are run directly rather than through the `LSTM`/`GRU`/`RNN` sequence layers: a
+/// language model trained by truncated BPTT advances one character at a time, and the layers'
+/// per-call bookkeeping (splitting and stacking the state, length masks) would cost more than
+/// the step itself at small sizes.
+struct StackedCells<Cell: RecurrentCell> where Cell.Scalar == Float, Cell.State: SavableState {
+  /// The cells, bottom layer first: `layers.0.weight_ih` and so on.
+  let layers: [Cell]
+
   /// The names of the state's tensors in a checkpoint, in the order of ``tensors(of:)``.
-  static var stateNames: [String] { get }
-  /// The number of stacked layers.
-  var layerCount: Int { get }
-  /// The units per layer.
-  var hiddenSize: Int { get }
-  /// The outputs `[T, B, H]` for inputs `[T, B, F]` and the state after the last step, from
-  /// `state` (zeros when `nil`).
-  func run(_ inputs: Tensor<Float>, from state: State?) -> (outputs: Tensor<Float>, state: State)
-  /// The zero state of a batch of `batchSize`.
-  func zeroState(batchSize: Int) -> State
-  /// The state's tensors, each `[layers, B, H]`.
-  func tensors(of state: State) -> [Tensor<Float>]
-  /// The state made of `tensors` (from ``tensors(of:)``).
-  func state(from tensors: [Tensor<Float>]) -> State
-}
+  static var stateNames: [String] { Cell.State.names }
+  var layerCount: Int { layers.count }
+  var hiddenSize: Int { layers[0].hiddenSize }
 
-/// A core whose state is one tensor `[layers, B, H]`: RNN and GRU.
-protocol SingleTensorStateCore: RecurrentCore where State == Tensor<Float> {
-  /// The layers run from `state`, as the layer's own `callAsFunction` returns them.
-  func callAsFunction(_ input: Tensor<Float>, initialState: Tensor<Float>?, lengths: [Int]?)
-    -> (outputs: Tensor<Float>, finalState: Tensor<Float>)
-}
-
-extension SingleTensorStateCore {
-  static var stateNames: [String] { ["hidden"] }
-
-  func run(_ inputs: Tensor<Float>, from state: State?) -> (outputs: Tensor<Float>, state: State) {
-    let result = self(inputs, initialState: state, lengths: nil)
-    return (result.outputs, result.finalState)
+  /// `layerCount` cells made by `makeCell(inputSize, &generator)`, bottom first; the first reads
+  /// `inputSize` features, the others the `hiddenSize` outputs of the layer below.
+  init(
+    inputSize: Int, hiddenSize: Int, layers layerCount: Int,
+    using generator: inout SeededGenerator,
+    makeCell: (_ inputSize: Int, _ generator: inout SeededGenerator) -> Cell
+  ) {
+    layers = (0..<layerCount).map { layer in
+      makeCell(layer == 0 ? inputSize : hiddenSize, &generator)
+    }
   }
 
-  func zeroState(batchSize: Int) -> State { .zeros([layerCount, batchSize, hiddenSize]) }
-  func tensors(of state: State) -> [Tensor<Float>] { [state] }
-  func state(from tensors: [Tensor<Float>]) -> State { tensors[0] }
-}
-
-extension RNN: RecurrentCore, SingleTensorStateCore where Scalar == Float {
-  var layerCount: Int { cells.count }
-  var hiddenSize: Int { cells[0][0].hiddenSize }
-}
-
-extension GRU: RecurrentCore, SingleTensorStateCore where Scalar == Float {
-  var layerCount: Int { cells.count }
-  var hiddenSize: Int { cells[0][0].hiddenSize }
-}
-
-extension LSTM: RecurrentCore where Scalar == Float {
-  static var stateNames: [String] { ["hidden", "cell"] }
-  var layerCount: Int { cells.count }
-  var hiddenSize: Int { cells[0][0].hiddenSize }
-
-  func run(_ inputs: Tensor<Float>, from state: LSTMState<Float>?)
-    -> (outputs: Tensor<Float>, state: LSTMState<Float>)
+  /// The top layer's outputs `[T, B, H]` for inputs `[T, B, F]`, and every layer's state after
+  /// the last step, from `state` (zeros when `nil`).
+  func run(_ inputs: Tensor<Float>, from state: [Cell.State]?)
+    -> (outputs: Tensor<Float>, state: [Cell.State])
   {
-    let result = self(inputs, initialState: state)
-    return (result.outputs, result.finalState)
+    var states = state ?? zeroState(batchSize: inputs.shape[1])
+    var outputs: [Tensor<Float>] = []
+    for t in 0..<inputs.shape[0] {
+      var features = inputs.select(t, alongAxis: 0)
+      for layer in layers.indices {
+        (features, states[layer]) = layers[layer](features, states[layer])
+      }
+      outputs.append(features)
+    }
+    return (stack(outputs), states)
   }
 
-  func zeroState(batchSize: Int) -> LSTMState<Float> {
-    let zeros = Tensor<Float>.zeros([layerCount, batchSize, hiddenSize])
-    return LSTMState(hidden: zeros, cell: zeros)
+  func zeroState(batchSize: Int) -> [Cell.State] {
+    layers.map { $0.zeroState(batchSize: batchSize) }
   }
 
-  func tensors(of state: LSTMState<Float>) -> [Tensor<Float>] { [state.hidden, state.cell] }
-  func state(from tensors: [Tensor<Float>]) -> LSTMState<Float> {
-    LSTMState(hidden: tensors[0], cell: tensors[1])
+  /// The state's tensors, one per name, each `[layers, B, H]`.
+  func tensors(of state: [Cell.State]) -> [Tensor<Float>] {
+    Cell.State.names.indices.map { index in stack(state.map { $0.tensors[index] }) }
   }
+
+  /// The state made of `tensors` (from ``tensors(of:)``).
+  func state(from tensors: [Tensor<Float>]) -> [Cell.State] {
+    (0..<layerCount).map { layer in
+      Cell.State(tensors: tensors.map { $0.select(layer, alongAxis: 0) })
+    }
+  }
+}
+
+/// A cell's state as named tensors, for the checkpoint of a language model's carried state.
+protocol SavableState: Detachable {
+  /// The tensors' names, in the order of ``tensors``.
+  static var names: [String] { get }
+  /// The tensors, each `[B, H]`.
+  var tensors: [Tensor<Float>] { get }
+  /// The state made of `tensors`, in the order of ``names``.
+  init(tensors: [Tensor<Float>])
+}
+
+extension Tensor: SavableState where Scalar == Float {
+  static var names: [String] { ["hidden"] }
+  var tensors: [Tensor<Float>] { [self] }
+  init(tensors: [Tensor<Float>]) { self = tensors[0] }
+}
+
+extension LSTMState: SavableState where Scalar == Float {
+  static var names: [String] { ["hidden", "cell"] }
+  var tensors: [Tensor<Float>] { [hidden, cell] }
+  init(tensors: [Tensor<Float>]) { self.init(hidden: tensors[0], cell: tensors[1]) }
 }
 
 /// Recurrent layers between an optional character embedding and a linear readout of every step.
 /// Parameters are named `embedding.weight`, `core.weight_ih_l0` (PyTorch's names) and
 /// `readout.weight`.
-struct SequenceModel<Core: RecurrentCore> {
+struct SequenceModel<Cell: RecurrentCell> where Cell.Scalar == Float, Cell.State: SavableState {
   let embedding: Embedding<Float>?
-  let core: Core
+  let core: StackedCells<Cell>
   let readout: Linear<Float>
 
   /// The readout of every step, `[T, B, out]`, for inputs `[T, B, F]` (or character ids `[T, B]`
   /// when the model embeds), and the final state.
-  func callAsFunction(_ inputs: Tensor<Float>, from state: Core.State?)
-    -> (outputs: Tensor<Float>, state: Core.State)
+  func callAsFunction(_ inputs: Tensor<Float>, from state: [Cell.State]?)
+    -> (outputs: Tensor<Float>, state: [Cell.State])
   {
     let features =
       embedding.map { $0(inputs.scalars.map { Int($0) }, shape: inputs.shape) } ?? inputs
@@ -519,10 +529,10 @@ struct SequenceModel<Core: RecurrentCore> {
 // MARK: - A training session
 
 /// One run: the model, its optimiser and data, the loop, evaluation, checkpoints and output.
-private final class Session<Core: RecurrentCore, Optimizer: CheckpointableOptimizer>
-where Optimizer.Scalar == Float {
+private final class Session<Cell: RecurrentCell, Optimizer: CheckpointableOptimizer>
+where Cell.Scalar == Float, Cell.State: SavableState, Optimizer.Scalar == Float {
   let options: Options
-  let model: SequenceModel<Core>
+  let model: SequenceModel<Cell>
   let optimizer: Optimizer
   let output: (String) -> Void
   let isTerminal: Bool
@@ -531,13 +541,13 @@ where Optimizer.Scalar == Float {
   let validationIDs: [Int]
   let streams: CharacterStreams?
   /// The state carried from one window of the streams to the next (charlm only).
-  var carry: TruncatedBPTT.Carry<Core.State, Float>
+  var carry: TruncatedBPTT.Carry<[Cell.State], Float>
   var losses: [Float] = []
 
   typealias Options = TrainCommand.Options
 
   init(
-    options: Options, model: SequenceModel<Core>, optimizer: Optimizer, text: CharacterText?,
+    options: Options, model: SequenceModel<Cell>, optimizer: Optimizer, text: CharacterText?,
     output: @escaping (String) -> Void, isTerminal: Bool
   ) throws {
     self.options = options
@@ -560,7 +570,7 @@ where Optimizer.Scalar == Float {
   }
 
   /// The names of the checkpoint's training tensors holding the carried state.
-  var stateTensorNames: [String] { Core.stateNames.map { "state." + $0 } }
+  var stateTensorNames: [String] { StackedCells<Cell>.stateNames.map { "state." + $0 } }
 
   func run(from checkpoint: TrainingCheckpoint?) throws -> TrainSummary {
     var step = 0
@@ -842,7 +852,7 @@ where Optimizer.Scalar == Float {
     guard let vocabulary = text?.vocabulary else { return "" }
     var generator = SeededGenerator(seed: options.seed, stream: UInt64.max)
     var current = vocabulary.characters.firstIndex(of: "\n") ?? 0
-    var state: Core.State?
+    var state: [Cell.State]?
     var ids: [Int] = []
     withoutRecording {
       for _ in 0..<count {
