@@ -511,9 +511,9 @@ extension LSTMState: SavableState where Scalar == Float {
   init(tensors: [Tensor<Float>]) { self.init(hidden: tensors[0], cell: tensors[1]) }
 }
 
-/// Recurrent layers between an optional character embedding and a linear readout of every step.
-/// Parameters are named `embedding.weight`, `core.weight_ih_l0` (PyTorch's names) and
-/// `readout.weight`.
+/// Stacked cells between an optional character embedding and a linear readout of every step.
+/// Parameters are named `embedding.weight`, `core.layers.0.weight_ih` and so on (each cell's
+/// names are PyTorch's) and `readout.weight`.
 struct SequenceModel<Cell: RecurrentCell> where Cell.Scalar == Float, Cell.State: SavableState {
   let embedding: Embedding<Float>?
   let core: StackedCells<Cell>
@@ -636,7 +636,9 @@ where Cell.Scalar == Float, Cell.State: SavableState, Optimizer.Scalar == Float 
       }
     }
     let seconds = (clock.now - start - evaluationTime) / .seconds(1)
-    if step > firstStep {
+    if step == firstStep {
+      output("nothing to train: the checkpoint is at step \(step), --steps is \(total)\n")
+    } else {
       output(
         String(
           format:

@@ -231,6 +231,8 @@ private let tiny = ["--hidden", "4", "--batch", "2", "--seq-len", "4", "--log-ev
     ) {
       try train(["--resume", path, "--cell", "gru"])
     }
+    // A checkpoint already at --steps trains nothing and reports its measurement.
+    #expect(try train(["--resume", path, "--steps", "1"]).losses.count == 1)
     // The learning rate may change; the run then continues from step 1.
     #expect(try train(["--resume", path, "--lr", "0.001", "--steps", "2"]).losses.count == 2)
   }
