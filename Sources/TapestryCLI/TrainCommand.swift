@@ -17,7 +17,7 @@ enum TrainCommand {
 
     Trains a recurrent network and reports how well it does on held-out data: the adding problem
     (test MSE; predicting 1 scores 0.167), the copy-memory task (accuracy on the recalled
-    symbols; guessing scores 0.125) or a character-level language model of 28 of Shakespeare's
+    symbols; guessing scores 0.125) or a character-level language model of 41 of Shakespeare's
     sonnets (bits per character on the last 10% of the text, which training never reads).
 
     model and data:
