@@ -231,6 +231,8 @@ private let tiny = ["--hidden", "4", "--batch", "2", "--seq-len", "4", "--log-ev
     ) {
       try train(["--resume", path, "--cell", "gru"])
     }
+    // A checkpoint already at --steps trains nothing and reports its measurement.
+    #expect(try train(["--resume", path, "--steps", "1"]).losses.count == 1)
     // The learning rate may change; the run then continues from step 1.
     #expect(try train(["--resume", path, "--lr", "0.001", "--steps", "2"]).losses.count == 2)
   }
@@ -242,15 +244,17 @@ private let tiny = ["--hidden", "4", "--batch", "2", "--seq-len", "4", "--log-ev
     let settings = try #require(parsed)
     // A file whose recorded settings say H = 4 but whose weights have H = 5.
     var generator = SeededGenerator(seed: 1)
+    let core = StackedCells(inputSize: 2, hiddenSize: 5, layers: 1, using: &generator) {
+      LSTMCell<Float>(inputSize: $0, hiddenSize: 5, using: &$1)
+    }
     let model = SequenceModel(
-      embedding: nil, core: LSTM<Float>(inputSize: 2, hiddenSize: 5, using: &generator),
-      readout: Linear(inputSize: 5, outputSize: 1, using: &generator))
+      embedding: nil, core: core, readout: Linear(inputSize: 5, outputSize: 1, using: &generator))
     try TrainingCheckpoint.write(
       model: model, optimizer: Adam<Float>(), step: 0, trainingTensors: ["losses": .zeros([0])],
       metadata: settings.settings, to: URL(fileURLWithPath: path))
     #expect(
       throws: CheckpointError.shapeMismatch(
-        name: "core.weight_ih_l0", modelShape: [16, 2], fileShape: [20, 2])
+        name: "core.layers.0.weight_ih", modelShape: [16, 2], fileShape: [20, 2])
     ) { try train(["--resume", path]) }
   }
 

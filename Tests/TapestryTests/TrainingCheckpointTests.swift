@@ -195,6 +195,40 @@ where Optimizer.Scalar == Double {
     #expect(throws: SafetensorsError.self) { try TrainingCheckpoint.read(from: url) }
   }
 
+  @Test func anEditedFileIsRejected() throws {
+    let url = temporaryURL()
+    defer { try? FileManager.default.removeItem(at: url) }
+    let model = SmallModel()
+    let adam = Adam<Double>()
+    trainStep(model, adam)
+    try TrainingCheckpoint.write(model: model, optimizer: adam, step: 1, to: url)
+    let file = try Safetensors.read(from: url)
+
+    var metadata = file.metadata
+    metadata["tapestry.optimizer.decoder.bias.step"] = "1"
+    try Safetensors.write(try file.tensors(as: Double.self), metadata: metadata, to: url)
+    #expect(
+      throws: TrainingCheckpointError.malformedMetadata(
+        key: "tapestry.optimizer.decoder.bias.step", value: "1")
+    ) {
+      try TrainingCheckpoint.read(from: url).restore(into: SmallModel(), optimizer: Adam<Double>())
+    }
+
+    metadata = file.metadata
+    metadata["tapestry.step"] = "-4"
+    try Safetensors.write(try file.tensors(as: Double.self), metadata: metadata, to: url)
+    #expect(throws: TrainingCheckpointError.malformedMetadata(key: "tapestry.step", value: "-4")) {
+      try TrainingCheckpoint.read(from: url)
+    }
+
+    var tensors = try file.tensors(as: Double.self)
+    tensors["optimizer.decoder.bias.exp_avg"] = .zeros([1])
+    try Safetensors.write(tensors, metadata: file.metadata, to: url)
+    #expect(throws: TrainingCheckpointError.unexpectedTensors(["optimizer.decoder.bias.exp_avg"])) {
+      try TrainingCheckpoint.read(from: url).restore(into: SmallModel(), optimizer: Adam<Double>())
+    }
+  }
+
   @Test func reservedNamesAreRefused() {
     let url = temporaryURL()
     #expect(throws: TrainingCheckpointError.reservedName("tapestry.step")) {

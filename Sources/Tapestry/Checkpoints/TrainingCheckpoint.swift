@@ -190,7 +190,7 @@ public struct TrainingCheckpoint: Sendable {
       into: model, from: file, tensorNames: parameterNames, strict: true, as: Scalar.self)
 
     var saved: [String: SavedOptimizerState<Scalar>] = [:]
-    var claimed: Set<String> = []
+    var claimed: Set<String> = [Self.optimizerStepKey]
     for named in namedParameters(of: model, as: Scalar.self) {
       var state = SavedOptimizerState<Scalar>()
       let prefix = Self.optimizerPrefix + named.name + "."
@@ -203,6 +203,7 @@ public struct TrainingCheckpoint: Sendable {
       for key in file.metadata.keys where key.hasPrefix(counterPrefix) {
         state.counters[String(key.dropFirst(counterPrefix.count))] = try Self.counter(
           key, in: file.metadata)
+        claimed.insert(key)
       }
       if !state.isEmpty { saved[named.name] = state }
     }
@@ -210,6 +211,12 @@ public struct TrainingCheckpoint: Sendable {
       $0.hasPrefix(Self.optimizerPrefix) && !claimed.contains($0)
     }
     guard unclaimed.isEmpty else { throw TrainingCheckpointError.unexpectedTensors(unclaimed) }
+    // A counter of a parameter the model lacks: the weights matched, so the file was edited.
+    if let key = file.metadata.keys.sorted().first(where: {
+      $0.hasPrefix(Self.optimizerCounterPrefix) && !claimed.contains($0)
+    }) {
+      throw TrainingCheckpointError.malformedMetadata(key: key, value: file.metadata[key])
+    }
 
     var trainingTensors: [String: Tensor<Scalar>] = [:]
     for name in file.names where name.hasPrefix(Self.trainingPrefix) {

@@ -3,14 +3,15 @@
 // without bundle lookups.
 
 extension CharacterText {
-  /// Twenty-eight of Shakespeare's sonnets (1609; public domain), about 17 KB of plain ASCII: the corpus
-  /// of `tapestry train --task charlm`.
+  /// Forty-one of Shakespeare's sonnets (1609; public domain), about 25 KB of plain ASCII: the
+  /// corpus of `tapestry train --task charlm`.
   ///
   /// Source: *Shakespeare's Sonnets*, in the spelling of the Project Gutenberg edition (eBook
   /// #1041), which follows the 1609 quarto with modernised spelling. Typed in for Tapestry, so
-  /// a word may differ here and there from any one printed edition; the sonnets are I–III, XII,
-  /// XV, XVIII, XIX, XXIX, XXX, XXXIII, LV, LX, LXIV, LXV, LXXI, LXXIII, LXXVI, LXXXVII, XCIV,
-  /// XCVII, CIV, CVI, CXVI, CXXIX, CXXX, CXXXVIII, CXLVI and CXLVII.
+  /// a word may differ here and there from any one printed edition. The sonnets, in order:
+  /// I, II, III, VIII, XII, XV, XVII, XVIII, XIX, XXIII, XXVII, XXIX, XXX, XXXIII, LIII, LV, LVII,
+  /// LX, LXIV, LXV, LXVI, LXXI, LXXIII, LXXVI, LXXXVII, XC, XCIV, XCVII, XCVIII, CIV, CVI, CIX, CX,
+  /// CXVI, CXXVII, CXXIX, CXXX, CXXXVIII, CXLI, CXLVI and CXLVII.
   public static let shakespeareSonnets = #"""
     THE SONNETS
 
@@ -67,6 +68,23 @@ extension CharacterText {
     But if thou live, remember'd not to be,
     Die single and thine image dies with thee.
 
+    VIII
+
+    Music to hear, why hear'st thou music sadly?
+    Sweets with sweets war not, joy delights in joy:
+    Why lov'st thou that which thou receiv'st not gladly,
+    Or else receiv'st with pleasure thine annoy?
+    If the true concord of well-tuned sounds,
+    By unions married, do offend thine ear,
+    They do but sweetly chide thee, who confounds
+    In singleness the parts that thou shouldst bear.
+    Mark how one string, sweet husband to another,
+    Strikes each in each by mutual ordering;
+    Resembling sire and child and happy mother,
+    Who, all in one, one pleasing note do sing:
+    Whose speechless song being many, seeming one,
+    Sings this to thee: 'Thou single wilt prove none.'
+
     XII
 
     When I do count the clock that tells the time,
@@ -101,6 +119,23 @@ extension CharacterText {
     And all in war with Time for love of you,
     As he takes from you, I engraft you new.
 
+    XVII
+
+    Who will believe my verse in time to come,
+    If it were fill'd with your most high deserts?
+    Though yet heaven knows it is but as a tomb
+    Which hides your life, and shows not half your parts.
+    If I could write the beauty of your eyes,
+    And in fresh numbers number all your graces,
+    The age to come would say 'This poet lies;
+    Such heavenly touches ne'er touch'd earthly faces.'
+    So should my papers, yellow'd with their age,
+    Be scorn'd, like old men of less truth than tongue,
+    And your true rights be term'd a poet's rage
+    And stretched metre of an antique song:
+    But were some child of yours alive that time,
+    You should live twice, in it, and in my rhyme.
+
     XVIII
 
     Shall I compare thee to a summer's day?
@@ -134,6 +169,40 @@ extension CharacterText {
     For beauty's pattern to succeeding men.
     Yet, do thy worst old Time: despite thy wrong,
     My love shall in my verse ever live young.
+
+    XXIII
+
+    As an unperfect actor on the stage,
+    Who with his fear is put beside his part,
+    Or some fierce thing replete with too much rage,
+    Whose strength's abundance weakens his own heart;
+    So I, for fear of trust, forget to say
+    The perfect ceremony of love's rite,
+    And in mine own love's strength seem to decay,
+    O'ercharg'd with burthen of mine own love's might.
+    O! let my looks be then the eloquence
+    And dumb presagers of my speaking breast,
+    Who plead for love, and look for recompense,
+    More than that tongue that more hath more express'd.
+    O! learn to read what silent love hath writ:
+    To hear with eyes belongs to love's fine wit.
+
+    XXVII
+
+    Weary with toil, I haste me to my bed,
+    The dear repose for limbs with travel tired;
+    But then begins a journey in my head
+    To work my mind, when body's work's expired:
+    For then my thoughts, from far where I abide,
+    Intend a zealous pilgrimage to thee,
+    And keep my drooping eyelids open wide,
+    Looking on darkness which the blind do see:
+    Save that my soul's imaginary sight
+    Presents thy shadow to my sightless view,
+    Which, like a jewel hung in ghastly night,
+    Makes black night beauteous, and her old face new.
+    Lo! thus, by day my limbs, by night my mind,
+    For thee, and for myself, no quiet find.
 
     XXIX
 
@@ -186,6 +255,23 @@ extension CharacterText {
     Yet him for this my love no whit disdaineth;
     Suns of the world may stain when heaven's sun staineth.
 
+    LIII
+
+    What is your substance, whereof are you made,
+    That millions of strange shadows on you tend?
+    Since every one, hath every one, one shade,
+    And you but one, can every shadow lend.
+    Describe Adonis, and the counterfeit
+    Is poorly imitated after you;
+    On Helen's cheek all art of beauty set,
+    And you in Grecian tires are painted new:
+    Speak of the spring, and foison of the year,
+    The one doth shadow of your beauty show,
+    The other as your bounty doth appear;
+    And you in every blessed shape we know.
+    In all external grace you have some part,
+    But you like none, none you, for constant heart.
+
     LV
 
     Not marble, nor the gilded monuments
@@ -202,6 +288,23 @@ extension CharacterText {
     That wear this world out to the ending doom.
     So, till the judgment that yourself arise,
     You live in this, and dwell in lovers' eyes.
+
+    LVII
+
+    Being your slave what should I do but tend,
+    Upon the hours, and times of your desire?
+    I have no precious time at all to spend;
+    Nor services to do, till you require.
+    Nor dare I chide the world-without-end hour,
+    Whilst I, my sovereign, watch the clock for you,
+    Nor think the bitterness of absence sour,
+    When you have bid your servant once adieu;
+    Nor dare I question with my jealous thought
+    Where you may be, or your affairs suppose,
+    But, like a sad slave, stay and think of nought
+    Save, where you are, how happy you make those.
+    So true a fool is love, that in your will,
+    Though you do anything, he thinks no ill.
 
     LX
 
@@ -253,6 +356,23 @@ extension CharacterText {
     Or who his spoil of beauty can forbid?
     O! none, unless this miracle have might,
     That in black ink my love may still shine bright.
+
+    LXVI
+
+    Tired with all these, for restful death I cry,
+    As to behold desert a beggar born,
+    And needy nothing trimm'd in jollity,
+    And purest faith unhappily forsworn,
+    And gilded honour shamefully misplac'd,
+    And maiden virtue rudely strumpeted,
+    And right perfection wrongfully disgrac'd,
+    And strength by limping sway disabled
+    And art made tongue-tied by authority,
+    And folly, doctor-like, controlling skill,
+    And simple truth miscall'd simplicity,
+    And captive good attending captain ill:
+    Tir'd with all these, from these would I be gone,
+    Save that, to die, I leave my love alone.
 
     LXXI
 
@@ -322,6 +442,23 @@ extension CharacterText {
     Thus have I had thee, as a dream doth flatter,
     In sleep a king, but waking no such matter.
 
+    XC
+
+    Then hate me when thou wilt; if ever, now;
+    Now, while the world is bent my deeds to cross,
+    Join with the spite of fortune, make me bow,
+    And do not drop in for an after-loss:
+    Ah! do not, when my heart hath 'scap'd this sorrow,
+    Come in the rearward of a conquer'd woe;
+    Give not a windy night a rainy morrow,
+    To linger out a purpos'd overthrow.
+    If thou wilt leave me, do not leave me last,
+    When other petty griefs have done their spite,
+    But in the onset come: so shall I taste
+    At first the very worst of fortune's might;
+    And other strains of woe, which now seem woe,
+    Compar'd with loss of thee, will not seem so.
+
     XCIV
 
     They that have power to hurt, and will do none,
@@ -355,6 +492,23 @@ extension CharacterText {
     And, thou away, the very birds are mute:
     Or, if they sing, 'tis with so dull a cheer,
     That leaves look pale, dreading the winter's near.
+
+    XCVIII
+
+    From you have I been absent in the spring,
+    When proud-pied April, dress'd in all his trim,
+    Hath put a spirit of youth in every thing,
+    That heavy Saturn laugh'd and leap'd with him.
+    Yet nor the lays of birds, nor the sweet smell
+    Of different flowers in odour and in hue,
+    Could make me any summer's story tell,
+    Or from their proud lap pluck them where they grew:
+    Nor did I wonder at the lily's white,
+    Nor praise the deep vermilion in the rose;
+    They were but sweet, but figures of delight,
+    Drawn after you, you pattern of all those.
+    Yet seem'd it winter still, and you away,
+    As with your shadow I with these did play.
 
     CIV
 
@@ -390,6 +544,40 @@ extension CharacterText {
     For we, which now behold these present days,
     Have eyes to wonder, but lack tongues to praise.
 
+    CIX
+
+    O! never say that I was false of heart,
+    Though absence seem'd my flame to qualify,
+    As easy might I from my self depart
+    As from my soul which in thy breast doth lie:
+    That is my home of love: if I have rang'd,
+    Like him that travels, I return again;
+    Just to the time, not with the time exchang'd,
+    So that myself bring water for my stain.
+    Never believe though in my nature reign'd,
+    All frailties that besiege all kinds of blood,
+    That it could so preposterously be stain'd,
+    To leave for nothing all thy sum of good;
+    For nothing this wide universe I call,
+    Save thou, my rose, in it thou art my all.
+
+    CX
+
+    Alas! 'tis true, I have gone here and there,
+    And made my self a motley to the view,
+    Gor'd mine own thoughts, sold cheap what is most dear,
+    Made old offences of affections new;
+    Most true it is, that I have look'd on truth
+    Askance and strangely; but, by all above,
+    These blenches gave my heart another youth,
+    And worse essays prov'd thee my best of love.
+    Now all is done, have what shall have no end:
+    Mine appetite I never more will grind
+    On newer proof, to try an older friend,
+    A god in love, to whom I am confin'd.
+    Then give me welcome, next my heaven the best,
+    Even to thy pure and most most loving breast.
+
     CXVI
 
     Let me not to the marriage of true minds
@@ -406,6 +594,23 @@ extension CharacterText {
     But bears it out even to the edge of doom.
     If this be error and upon me proved,
     I never writ, nor no man ever loved.
+
+    CXXVII
+
+    In the old age black was not counted fair,
+    Or if it were, it bore not beauty's name;
+    But now is black beauty's successive heir,
+    And beauty slander'd with a bastard shame:
+    For since each hand hath put on Nature's power,
+    Fairing the foul with Art's false borrowed face,
+    Sweet beauty hath no name, no holy bower,
+    But is profan'd, if not lives in disgrace.
+    Therefore my mistress' eyes are raven black,
+    Her eyes so suited, and they mourners seem
+    At such who, not born fair, no beauty lack,
+    Slandering creation with a false esteem:
+    Yet so they mourn becoming of their woe,
+    That every tongue says beauty should look so.
 
     CXXIX
 
@@ -457,6 +662,23 @@ extension CharacterText {
     And age in love, loves not to have years told:
     Therefore I lie with her, and she with me,
     And in our faults by lies we flatter'd be.
+
+    CXLI
+
+    In faith I do not love thee with mine eyes,
+    For they in thee a thousand errors note;
+    But 'tis my heart that loves what they despise,
+    Who, in despite of view, is pleased to dote.
+    Nor are mine ears with thy tongue's tune delighted;
+    Nor tender feeling, to base touches prone,
+    Nor taste, nor smell, desire to be invited
+    To any sensual feast with thee alone:
+    But my five wits nor my five senses can
+    Dissuade one foolish heart from serving thee,
+    Who leaves unsway'd the likeness of a man,
+    Thy proud heart's slave and vassal wretch to be:
+    Only my plague thus far I count my gain,
+    That she that makes me sin awards me pain.
 
     CXLVI
 

@@ -73,14 +73,14 @@ public class Adam<Scalar: TensorScalar>: Optimizer {
   }
 
   /// Zero moments at step 0.
-  public func newState(for parameter: Tensor<Scalar>) -> State {
+  public final func newState(for parameter: Tensor<Scalar>) -> State {
     State(
       step: 0, firstMoment: .zeros(like: parameter), secondMoment: .zeros(like: parameter),
       maxSecondMoment: amsgrad ? .zeros(like: parameter) : nil)
   }
 
   /// One Adam step for one parameter (see the type's formula).
-  public func applySingle(gradient: Tensor<Scalar>, parameter: Tensor<Scalar>, state: State)
+  public final func applySingle(gradient: Tensor<Scalar>, parameter: Tensor<Scalar>, state: State)
     -> (parameter: Tensor<Scalar>, state: State)
   {
     var state = state

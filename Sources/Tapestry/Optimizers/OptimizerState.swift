@@ -122,14 +122,9 @@ struct SavedStateReader<Scalar: TensorScalar> {
     self.name = name
   }
 
-  /// The tensor `field`, which must be present when `required`.
-  mutating func tensor(_ field: String, required: Bool = true) throws(OptimizerStateError)
-    -> Tensor<Scalar>?
-  {
-    guard let tensor = saved.tensors[field] else {
-      if required { throw .missingField(parameter: name, field: field) }
-      return nil
-    }
+  /// The tensor `field`, if the state has it.
+  mutating func optionalTensor(_ field: String) throws(OptimizerStateError) -> Tensor<Scalar>? {
+    guard let tensor = saved.tensors[field] else { return nil }
     guard tensor.shape == shape else {
       throw .shapeMismatch(
         parameter: name, field: field, parameterShape: shape, savedShape: tensor.shape)
@@ -139,8 +134,10 @@ struct SavedStateReader<Scalar: TensorScalar> {
   }
 
   /// The tensor `field`, which must be present.
-  mutating func requiredTensor(_ field: String) throws(OptimizerStateError) -> Tensor<Scalar> {
-    guard let tensor = try tensor(field) else { throw .missingField(parameter: name, field: field) }
+  mutating func tensor(_ field: String) throws(OptimizerStateError) -> Tensor<Scalar> {
+    guard let tensor = try optionalTensor(field) else {
+      throw .missingField(parameter: name, field: field)
+    }
     return tensor
   }
 
@@ -172,7 +169,7 @@ extension SGD: CheckpointableOptimizer {
     _ saved: SavedOptimizerState<Scalar>, for parameter: Tensor<Scalar>, name: String
   ) throws(OptimizerStateError) -> State {
     var reader = SavedStateReader(saved, shape: parameter.shape, name: name)
-    let buffer = momentum != 0 ? try reader.tensor("momentum_buffer", required: false) : nil
+    let buffer = momentum != 0 ? try reader.optionalTensor("momentum_buffer") : nil
     try reader.finish()
     return State(momentumBuffer: buffer)
   }
@@ -193,9 +190,9 @@ extension Adam: CheckpointableOptimizer {
   ) throws(OptimizerStateError) -> State {
     var reader = SavedStateReader(saved, shape: parameter.shape, name: name)
     let state = State(
-      step: try reader.counter("step"), firstMoment: try reader.requiredTensor("exp_avg"),
-      secondMoment: try reader.requiredTensor("exp_avg_sq"),
-      maxSecondMoment: amsgrad ? try reader.requiredTensor("max_exp_avg_sq") : nil)
+      step: try reader.counter("step"), firstMoment: try reader.tensor("exp_avg"),
+      secondMoment: try reader.tensor("exp_avg_sq"),
+      maxSecondMoment: amsgrad ? try reader.tensor("max_exp_avg_sq") : nil)
     try reader.finish()
     return state
   }
@@ -217,9 +214,9 @@ extension RMSprop: CheckpointableOptimizer {
   ) throws(OptimizerStateError) -> State {
     var reader = SavedStateReader(saved, shape: parameter.shape, name: name)
     let state = State(
-      squareAverage: try reader.requiredTensor("square_avg"),
-      gradientAverage: centered ? try reader.requiredTensor("grad_avg") : nil,
-      momentumBuffer: momentum > 0 ? try reader.requiredTensor("momentum_buffer") : nil)
+      squareAverage: try reader.tensor("square_avg"),
+      gradientAverage: centered ? try reader.tensor("grad_avg") : nil,
+      momentumBuffer: momentum > 0 ? try reader.tensor("momentum_buffer") : nil)
     try reader.finish()
     return state
   }
@@ -237,7 +234,7 @@ extension Adagrad: CheckpointableOptimizer {
   ) throws(OptimizerStateError) -> State {
     var reader = SavedStateReader(saved, shape: parameter.shape, name: name)
     let state = State(
-      step: try reader.counter("step"), sumOfSquares: try reader.requiredTensor("sum"))
+      step: try reader.counter("step"), sumOfSquares: try reader.tensor("sum"))
     try reader.finish()
     return state
   }
