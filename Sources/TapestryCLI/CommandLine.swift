@@ -15,6 +15,8 @@ enum Command: Equatable {
   case vanishing(arguments: [String])
   /// Run `graph` with the arguments that follow it, which it parses itself.
   case graph(arguments: [String])
+  /// Run `esn` with the arguments that follow it, which it parses itself.
+  case esn(arguments: [String])
   /// Run `bench ops`.
   case benchOps(OpsBenchmark.Options)
 }
@@ -55,6 +57,7 @@ enum Usage {
       demo        the story of gradients through time, written as an HTML report with plots
       vanishing   gradient norms through time for one recurrent cell, with a verdict and a plot
       graph       the unrolled graph of a recurrent cell after backward, as Graphviz DOT
+      esn         echo state networks on Mackey-Glass or NARMA-10
       bench ops   measure per-op overhead and matrix-product speed
 
     Run 'tapestry <command> --help' for a command's options.
@@ -98,6 +101,8 @@ func runTapestry(_ arguments: [String]) -> Int32 {
       try VanishingCommand.run(arguments: arguments)
     case .graph(let arguments):
       try GraphCommand.run(arguments: arguments)
+    case .esn(let arguments):
+      try ESNCommand.run(arguments: arguments)
     case .benchOps(let options):
       try OpsBenchmark.run(options)
     }
@@ -129,6 +134,8 @@ func parseCommandLine(_ arguments: [String]) throws(CommandLineError) -> Command
     return .vanishing(arguments: rest)
   case "graph":
     return .graph(arguments: rest)
+  case "esn":
+    return .esn(arguments: rest)
   case "bench":
     return try parseBench(rest)
   default:

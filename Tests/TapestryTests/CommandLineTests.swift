@@ -16,6 +16,7 @@ import Testing
       (["demo", "--steps", "5"], .demo(arguments: ["--steps", "5"])),
       (["vanishing", "--cell", "gru"], .vanishing(arguments: ["--cell", "gru"])),
       (["graph"], .graph(arguments: [])),
+      (["esn", "narma10"], .esn(arguments: ["narma10"])),
       (["--help"], .help(Usage.main)),
       (["bench", "--help"], .help(Usage.bench)),
       (["bench", "ops", "--quick", "--help"], .help(Usage.benchOps)),
