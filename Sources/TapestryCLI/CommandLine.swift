@@ -17,8 +17,10 @@ enum Command: Equatable {
   case graph(arguments: [String])
   /// Run `esn` with the arguments that follow it, which it parses itself.
   case esn(arguments: [String])
-  /// Run `bench ops`.
-  case benchOps(OpsBenchmark.Options)
+  /// Run the benchmarks with the arguments that follow `bench`, which it parses itself.
+  case bench(arguments: [String])
+  /// Run `train` with the arguments that follow it, which it parses itself.
+  case train(arguments: [String])
 }
 
 /// A command line that `tapestry` does not accept; `description` is the message for the user.
@@ -58,32 +60,10 @@ enum Usage {
       vanishing   gradient norms through time for one recurrent cell, with a verdict and a plot
       graph       the unrolled graph of a recurrent cell after backward, as Graphviz DOT
       esn         echo state networks on Mackey-Glass or NARMA-10
-      bench ops   measure per-op overhead and matrix-product speed
+      train       train a recurrent model on the adding, copy or character-level text task
+      bench       time the anchor workloads W0–W6 (matmul, recurrent training, per-op)
 
     Run 'tapestry <command> --help' for a command's options.
-    """
-
-  static let bench = """
-    usage: tapestry bench <suite> [options]
-
-    suites:
-      ops         per-op overhead (W6) and matrix-product speed (W0)
-    """
-
-  static let benchOps = """
-    usage: tapestry bench ops [--threads 1|2] [--quick] [--json FILE]
-
-    Times, in Float: a chain of 10,000 elementwise ops (y = y*a; y = y+b) with its backward pass,
-    on 1 and 32 elements, with a and b differentiated or constant; a chain of 1,000 128x128 matrix
-    products with its backward pass; square products for n = 64 ... 1024. Each is run 3 times
-    untimed, then 20 times timed; the table shows the median and the minimum.
-
-    options:
-      --threads N   threads for matrix products: 1 or 2 (default 1); to match the anchors'
-                    single-core runs, also pin the process: taskset -c 0 tapestry bench ops
-      --quick       1 untimed run and 3 timed runs, for a smoke test
-      --json FILE   also write the records to FILE as JSON (written atomically)
-      --help        show this text
     """
 }
 
@@ -103,8 +83,10 @@ func runTapestry(_ arguments: [String]) -> Int32 {
       try GraphCommand.run(arguments: arguments)
     case .esn(let arguments):
       try ESNCommand.run(arguments: arguments)
-    case .benchOps(let options):
-      try OpsBenchmark.run(options)
+    case .train(let arguments):
+      try TrainCommand.run(arguments: arguments)
+    case .bench(let arguments):
+      try BenchCommand.run(arguments: arguments)
     }
     return 0
   } catch let error as CommandLineError {
@@ -136,61 +118,13 @@ func parseCommandLine(_ arguments: [String]) throws(CommandLineError) -> Command
     return .graph(arguments: rest)
   case "esn":
     return .esn(arguments: rest)
+  case "train":
+    return .train(arguments: rest)
   case "bench":
-    return try parseBench(rest)
+    return .bench(arguments: rest)
   default:
     throw .unknownCommand(command, usage: Usage.main)
   }
-}
-
-/// Parses the arguments after `bench`.
-private func parseBench(_ arguments: [String]) throws(CommandLineError) -> Command {
-  guard let suite = arguments.first else { throw .unknownCommand(nil, usage: Usage.bench) }
-  switch suite {
-  case "--help", "-h":
-    return .help(Usage.bench)
-  case "ops":
-    return try parseBenchOps(Array(arguments.dropFirst()))
-  default:
-    throw .unknownCommand(suite, usage: Usage.bench)
-  }
-}
-
-/// Parses the options of `bench ops`.
-private func parseBenchOps(_ arguments: [String]) throws(CommandLineError) -> Command {
-  var options = OpsBenchmark.Options()
-  var remaining = arguments[...]
-  while let argument = remaining.popFirst() {
-    // `--option=value` is accepted as well as `--option value`.
-    let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
-    let name = parts.first ?? argument
-    func value() throws(CommandLineError) -> String {
-      if parts.count == 2 { return parts[1] }
-      guard let next = remaining.popFirst() else { throw .missingValue(option: name) }
-      return next
-    }
-    switch name {
-    case "--help", "-h":
-      return .help(Usage.benchOps)
-    case "--quick":
-      options.quick = true
-    case "--threads":
-      let text = try value()
-      guard let threads = Int(text), threads == 1 || threads == 2 else {
-        throw .invalidValue(text, option: name, expected: "1 or 2")
-      }
-      options.threads = threads
-    case "--json":
-      let path = try value()
-      guard !path.isEmpty, !path.hasPrefix("-") else {
-        throw .invalidValue(path, option: name, expected: "a file path")
-      }
-      options.jsonPath = path
-    default:
-      throw .unknownOption(argument, usage: Usage.benchOps)
-    }
-  }
-  return .benchOps(options)
 }
 
 /// Reads `--option value` and `--option=value` pairs one at a time, for the commands that parse

@@ -350,3 +350,27 @@ struct TrainingHistoryTests {
     #expect(throws: TrainingHistoryError.self) { try history.write(to: missing) }
   }
 }
+
+@Suite("Trainer anomaly detection")
+struct TrainerAnomalyTests {
+  @Test func anomalyStopsTrainingBeforeTheUpdate() {
+    // log(w − 1) at w = 0 is NaN: the loss itself is the first non-finite value.
+    var trainer = probeTrainer(learningRate: 0.1) { model, _, _ in
+      log(model.weight.value - 1).sum()
+    }
+    trainer.detectsAnomalies = true
+    let history = trainer.fit(indexedData(4), epochs: 3)
+    guard case .anomaly(let anomaly) = history.stopReason else {
+      Issue.record("stopped with \(history.stopReason)")
+      return
+    }
+    #expect(anomaly.op == "log" && anomaly.phase == .forward && anomaly.inputShapes == [[1]])
+    #expect(history.records.isEmpty)
+    #expect(trainer.model.weight.value.scalars == [0])
+  }
+
+  @Test func withoutDetectionANaNLossStopsAsBefore() {
+    let trainer = probeTrainer { model, _, _ in log(model.weight.value - 1).sum() }
+    #expect(trainer.fit(indexedData(4), epochs: 3).stopReason == .nonFiniteLoss)
+  }
+}

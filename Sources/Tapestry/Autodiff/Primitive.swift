@@ -38,9 +38,13 @@ extension Tensor {
     guard positions.contains(where: { $0 != nil }) else { return self }
     var output = self
     output.node = nil
-    return tape.append(
+    let linked = tape.append(
       op: name, inputs: positions, inputShapes: inputs.map(\.shape), output: output,
       pullback: pullback)
+    if tape.anomalyRecorder != nil {
+      tape.checkForward(inputs, output: linked, at: tape.entries.count - 1)
+    }
+    return linked
   }
 }
 

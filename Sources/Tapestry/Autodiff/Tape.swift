@@ -66,6 +66,9 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   public private(set) var entries: [Entry] = []
   @usableFromInline var isRecording = true
   private var hooks: [Int: [GradientHook]] = [:]
+  /// Where anomalies go while this tape records or runs a backward pass inside
+  /// ``withAnomalyDetection(_:)``; `nil` otherwise, so that checking costs one test per op.
+  @usableFromInline var anomalyRecorder: AnomalyRecorder?
 
   /// Creates an empty tape.
   public init() {
@@ -81,7 +84,10 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// Runs `body` with this tape recording: differentiable ops whose inputs were recorded on this
   /// tape (by ``watch(_:)`` or by earlier ops) append entries to it.
   public func record<Result>(_ body: () throws -> Result) rethrows -> Result {
-    try RecordingContext.$tape.withValue(self) { try body() }
+    let outerRecorder = anomalyRecorder
+    anomalyRecorder = AnomalyRecorder.current ?? outerRecorder
+    defer { anomalyRecorder = outerRecorder }
+    return try RecordingContext.$tape.withValue(self) { try body() }
   }
 
   /// Starts tracking `tensor` as a variable to differentiate with respect to.
@@ -120,6 +126,19 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     entries.append(
       Entry(op: op, inputs: inputs, inputShapes: inputShapes, output: linked, pullback: pullback))
     return linked
+  }
+
+  /// Notes an anomaly if the entry at `position` produced a non-finite `output` from finite
+  /// `inputs`.
+  @usableFromInline
+  func checkForward(_ inputs: [Tensor<Scalar>], output: Tensor<Scalar>, at position: Int) {
+    guard let recorder = anomalyRecorder, recorder.isWatching, !output.isFinite,
+      inputs.allSatisfy(\.isFinite)
+    else { return }
+    recorder.record(
+      AnomalyError(
+        op: entries[position].op, tapeIndex: position, inputShapes: inputs.map(\.shape),
+        phase: .forward))
   }
 
   /// The tape index of `tensor` if it was recorded here, else `nil`.
@@ -178,8 +197,15 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     grads[top] = start
 
     let wasRecording = isRecording
+    let outerRecorder = anomalyRecorder
     isRecording = createGraph
-    defer { isRecording = wasRecording }
+    // Ops that pullbacks record (with `createGraph`) are checked as part of their pullback.
+    anomalyRecorder = nil
+    let recorder = outerRecorder ?? AnomalyRecorder.current
+    defer {
+      isRecording = wasRecording
+      anomalyRecorder = outerRecorder
+    }
 
     for position in stride(from: top, through: lowest, by: -1) {
       guard var gradient = grads[position] else { continue }
@@ -192,6 +218,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         inputGradients.count == entry.inputs.count,
         "\(entry.op): pullback returned \(inputGradients.count) gradients for \(entry.inputs.count) inputs"
       )
+      if let recorder, recorder.isWatching, gradient.isFinite,
+        inputGradients.contains(where: { $0.map { !$0.isFinite } ?? false })
+      {
+        recorder.record(
+          AnomalyError(
+            op: entry.op, tapeIndex: position, inputShapes: entry.inputShapes, phase: .backward))
+      }
       for (slot, inputGradient) in inputGradients.enumerated() {
         guard let inputIndex = entry.inputs[slot], let inputGradient else { continue }
         let reduced = inputGradient.summed(toShape: entry.inputShapes[slot], op: entry.op)

@@ -77,6 +77,33 @@ public func loadParameters<Scalar: TensorScalar>(
   into model: Any, from url: URL, as _: Scalar.Type = Scalar.self, strict: Bool = true
 ) throws -> CheckpointLoadReport {
   let file = try Safetensors.read(from: url)
+  let plan = try planParameterLoad(
+    into: model, from: file, tensorNames: file.names, strict: strict, as: Scalar.self)
+  plan.assign()
+  return plan.report
+}
+
+/// The checked and converted new values of a model's parameters, not yet assigned: what a load
+/// has verified before it changes anything.
+struct ParameterLoadPlan<Scalar: TensorScalar> {
+  /// Each parameter found in the file, with its value from the file.
+  let updates: [(parameter: Parameter<Scalar>, value: Tensor<Scalar>)]
+  /// What the load assigns, skips and ignores.
+  let report: CheckpointLoadReport
+
+  /// Assigns every value to its parameter.
+  func assign() {
+    for update in updates { update.parameter.value = update.value }
+  }
+}
+
+/// Checks the parameters of `model` against the tensors of `file` named in `tensorNames` (the
+/// file's other tensors are not parameters, such as a training checkpoint's optimiser state) and
+/// converts them, with ``loadParameters(into:from:as:strict:)``'s rules; assigns nothing.
+func planParameterLoad<Scalar: TensorScalar>(
+  into model: Any, from file: SafetensorsFile, tensorNames: [String], strict: Bool,
+  as _: Scalar.Type
+) throws -> ParameterLoadPlan<Scalar> {
   let parameters = namedParameters(of: model, as: Scalar.self)
   var modelNames: Set<String> = []
   for named in parameters {
@@ -84,22 +111,24 @@ public func loadParameters<Scalar: TensorScalar>(
       throw CheckpointError.duplicateParameterName(named.name)
     }
   }
-  let unexpected = file.names.filter { !modelNames.contains($0) }
-  let missing = parameters.map(\.name).filter { file.entries[$0] == nil }
+  let fileNames = Set(tensorNames)
+  let unexpected = tensorNames.filter { !modelNames.contains($0) }.sorted(by: Safetensors.byteOrder)
+  let missing = parameters.map(\.name).filter { !fileNames.contains($0) }
   if strict && !unexpected.isEmpty { throw CheckpointError.unexpectedParameters(unexpected) }
   if strict && !missing.isEmpty { throw CheckpointError.missingParameters(missing) }
 
   var updates: [(parameter: Parameter<Scalar>, value: Tensor<Scalar>)] = []
   for named in parameters {
-    guard let entry = file.entries[named.name] else { continue }
+    guard fileNames.contains(named.name), let entry = file.entries[named.name] else { continue }
     guard entry.shape == named.parameter.shape else {
       throw CheckpointError.shapeMismatch(
         name: named.name, modelShape: named.parameter.shape, fileShape: entry.shape)
     }
     updates.append((named.parameter, try file.tensor(named: named.name, as: Scalar.self)))
   }
-  for update in updates { update.parameter.value = update.value }
-  return CheckpointLoadReport(
-    loaded: parameters.map(\.name).filter { file.entries[$0] != nil }, missing: missing,
-    unexpected: unexpected)
+  return ParameterLoadPlan(
+    updates: updates,
+    report: CheckpointLoadReport(
+      loaded: parameters.map(\.name).filter { fileNames.contains($0) }, missing: missing,
+      unexpected: unexpected))
 }

@@ -20,6 +20,16 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     state = (splitMix(), splitMix(), splitMix(), splitMix())
   }
 
+  /// A generator for the `stream`-th of many independent sequences drawn from one `seed`.
+  ///
+  /// A training loop that draws step `n`'s batch from `SeededGenerator(seed: seed, stream: n)`
+  /// can be stopped and resumed at any step without saving a generator's state: the step number
+  /// is the position in the data.
+  public init(seed: UInt64, stream: UInt64) {
+    var mixer = SeededGenerator(seed: stream)
+    self.init(seed: seed ^ mixer.next())
+  }
+
   /// The next 64 random bits.
   public mutating func next() -> UInt64 {
     let result = rotateLeft(state.1 &* 5, 7) &* 9

@@ -20,7 +20,7 @@ public enum Verbosity: Sendable, Hashable, CaseIterable {
 
 /// Whether standard output is a terminal, so that `\r` redraws one line rather than leaving
 /// every frame in a file.
-func standardOutputIsTerminal() -> Bool {
+public func standardOutputIsTerminal() -> Bool {
   #if canImport(Glibc) || canImport(Darwin)
     return isatty(STDOUT_FILENO) != 0
   #else
@@ -30,7 +30,7 @@ func standardOutputIsTerminal() -> Bool {
 
 /// Writes `text` to standard output and flushes it, so a partial line (a progress bar frame)
 /// shows at once and stays in order with `print`, which writes through the same C stream.
-func writeToStandardOutput(_ text: String) {
+public func writeToStandardOutput(_ text: String) {
   print(text, terminator: "")
   #if canImport(Glibc) || canImport(Darwin)
     // nil flushes every C stream, which avoids naming the `stdout` global (a mutable C variable
@@ -41,7 +41,10 @@ func writeToStandardOutput(_ text: String) {
 
 /// Formats and writes a training run's progress: either one plain line per epoch, or a bar
 /// redrawn with `\r` while the epoch's batches run, then kept as that epoch's line.
-struct ProgressReporter {
+///
+/// ``Trainer`` reports through it; a hand-written loop can too (`tapestry train` does, with a
+/// `unit` of "round" for a tenth of its steps).
+public struct ProgressReporter {
   /// The two ways of showing progress.
   enum Style {
     case bar
@@ -51,6 +54,7 @@ struct ProgressReporter {
   let style: Style
   let epochs: Int
   let metricNames: [String]
+  let unit: String
   let write: (String) -> Void
   private var epochStart = ContinuousClock.now
   private var lastFrame: ContinuousClock.Instant?
@@ -64,10 +68,11 @@ struct ProgressReporter {
   private static let eraseToEndOfLine = "\u{1B}[K"
 
   /// A reporter for `verbosity` writing through `write`, or `nil` when silent; `isTerminal`
-  /// decides what `.automatic` means.
-  init?(
+  /// decides what `.automatic` means. Lines name each of the `epochs` parts of the run with
+  /// `unit` (`epoch 3/10`), and show the training loss and `metricNames`' values.
+  public init?(
     verbosity: Verbosity, isTerminal: Bool, epochs: Int, metricNames: [String],
-    write: @escaping (String) -> Void
+    unit: String = "epoch", write: @escaping (String) -> Void
   ) {
     switch verbosity {
     case .silent: return nil
@@ -76,17 +81,18 @@ struct ProgressReporter {
     }
     self.epochs = epochs
     self.metricNames = metricNames
+    self.unit = unit
     self.write = write
   }
 
   /// Marks the start of an epoch, for its duration on the bar.
-  mutating func epochStarted() {
+  public mutating func epochStarted() {
     epochStart = .now
     lastFrame = nil
   }
 
   /// Redraws the bar after batch `batch` (from 1) of `batches`, with the epoch's running loss.
-  mutating func batchEnded(epoch: Int, batch: Int, batches: Int, runningLoss: Double) {
+  public mutating func batchEnded(epoch: Int, batch: Int, batches: Int, runningLoss: Double) {
     guard style == .bar else { return }
     let now = ContinuousClock.now
     if let lastFrame, now - lastFrame < Self.frameInterval, batch < batches { return }
@@ -98,10 +104,10 @@ struct ProgressReporter {
 
   /// Writes the epoch's line: the finished bar with the epoch's values on a terminal, or a plain
   /// line.
-  func epochEnded(_ record: EpochRecord, batches: Int) {
+  public func epochEnded(_ record: EpochRecord, batches: Int) {
     switch style {
     case .lines:
-      write(Self.line(for: record, epochs: epochs, metricNames: metricNames) + "\n")
+      write(Self.line(for: record, epochs: epochs, metricNames: metricNames, unit: unit) + "\n")
     case .bar:
       let seconds = (ContinuousClock.now - epochStart) / .seconds(1)
       write(
@@ -112,14 +118,16 @@ struct ProgressReporter {
   }
 
   /// Writes a one-line note, such as why training stopped.
-  func note(_ message: String) {
+  public func note(_ message: String) {
     write(message + "\n")
   }
 
   /// `epoch 3/10  loss 0.431  accuracy 0.95  val_loss 0.5  val_accuracy 0.9`: the plain line of
   /// one epoch, values with six significant digits.
-  static func line(for record: EpochRecord, epochs: Int, metricNames: [String]) -> String {
-    "epoch \(record.epoch)/\(epochs)  " + values(of: record, metricNames: metricNames)
+  static func line(
+    for record: EpochRecord, epochs: Int, metricNames: [String], unit: String = "epoch"
+  ) -> String {
+    "\(unit) \(record.epoch)/\(epochs)  " + values(of: record, metricNames: metricNames)
   }
 
   private static func values(of record: EpochRecord, metricNames: [String]) -> String {
@@ -140,6 +148,6 @@ struct ProgressReporter {
     let bar =
       String(repeating: "=", count: filled)
       + String(repeating: " ", count: Self.barWidth - filled)
-    return "epoch \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches)"
+    return "\(unit) \(epoch)/\(epochs) [\(bar)] \(batch)/\(batches)"
   }
 }

@@ -166,6 +166,11 @@ public struct Trainer<Model, Opt: Optimizer> {
   /// that just ended); all are called, and if any returns ``TrainingControl/stop`` training
   /// stops (before early stopping is considered).
   public var callbacks: [(TrainingHistory) -> TrainingControl] = []
+  /// Whether each step runs inside ``withAnomalyDetection(_:)`` (default false): the first op
+  /// that produces a NaN or infinity from finite values, forward or backward, stops training
+  /// before that batch's update, with ``StopReason/anomaly(_:)`` naming the op. It checks every
+  /// value an op produces, so switch it on to find where a loss turns NaN, not for every run.
+  public var detectsAnomalies = false
   /// What to print (default ``Verbosity/automatic``: a bar on a terminal, lines otherwise).
   public var verbosity = Verbosity.automatic
   /// Where the progress text goes; standard output by default. Replace it to log elsewhere, or
@@ -185,8 +190,9 @@ public struct Trainer<Model, Opt: Optimizer> {
   /// Trains for up to `epochs` epochs on `data`, measuring on `validation` after each, and
   /// returns the history.
   ///
-  /// Training ends early when ``earlyStopping`` or a callback says so, or when a batch loss is
-  /// not finite (that batch's update is skipped, so the parameters stay finite). Traps if a loss
+  /// Training ends early when ``earlyStopping`` or a callback says so, when a batch loss is not
+  /// finite (that batch's update is skipped, so the parameters stay finite), or, with
+  /// ``detectsAnomalies``, at the first anomaly (the epoch it happens in is not recorded). Traps if a loss
   /// is not rank 0, if `data` or `validation` is empty, if ``batchSize`` < 1 or if `epochs` < 0.
   @discardableResult
   public func fit(
@@ -213,9 +219,16 @@ public struct Trainer<Model, Opt: Optimizer> {
         : data.batchIndices(size: batchSize)
       var lossSum = 0.0
       var seen = 0
+      var anomaly: AnomalyError?
       for (number, indices) in batches.enumerated() {
         let batch = data.samples(at: indices)
-        let value = step(on: batch)
+        let value: Double
+        do {
+          value = try step(on: batch)
+        } catch {
+          anomaly = error as? AnomalyError
+          break
+        }
         lossSum += value * Double(indices.count)
         seen += indices.count
         guard value.isFinite else { break }
@@ -223,6 +236,11 @@ public struct Trainer<Model, Opt: Optimizer> {
           epoch: epoch, batch: number + 1, batches: batches.count,
           runningLoss: lossSum / Double(seen)
         )
+      }
+      if let anomaly {
+        history.stopReason = .anomaly(anomaly)
+        reporter?.note("stopped at epoch \(epoch): \(anomaly)")
+        break
       }
       let record = EpochRecord(
         epoch: epoch, loss: lossSum / Double(seen), metrics: measure(on: data),
@@ -256,11 +274,15 @@ public struct Trainer<Model, Opt: Optimizer> {
   }
 
   /// One optimisation step on `batch`; returns the batch loss. A non-finite loss skips the
-  /// update.
-  private func step(on batch: TensorDataset<Scalar>) -> Double {
-    var (value, gradients) = withLearningPhase(.training) {
-      valueWithGradient(at: model) { model in loss(model, batch.inputs, batch.targets) }
+  /// update; with ``detectsAnomalies``, an anomaly is thrown (an ``AnomalyError``) instead.
+  private func step(on batch: TensorDataset<Scalar>) throws -> Double {
+    let differentiate = {
+      withLearningPhase(.training) {
+        valueWithGradient(at: model) { model in loss(model, batch.inputs, batch.targets) }
+      }
     }
+    var (value, gradients) =
+      detectsAnomalies ? try withAnomalyDetection(differentiate) : differentiate()
     precondition(value.rank == 0, "Trainer: the loss has shape \(value.shape), not rank 0")
     let scalar = Double(value.scalar)
     guard scalar.isFinite else { return scalar }

@@ -40,6 +40,9 @@ public enum StopReason: Sendable, Equatable {
   case callback
   /// A batch loss was NaN or infinite; that batch's update was not applied.
   case nonFiniteLoss
+  /// With ``Trainer/detectsAnomalies``, an op produced a NaN or infinity; that batch's update
+  /// was not applied.
+  case anomaly(AnomalyError)
 }
 
 /// The per-epoch losses and metrics of a training run, as ``Trainer/fit(_:validation:epochs:)``
