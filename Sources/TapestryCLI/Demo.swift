@@ -104,7 +104,7 @@ enum Demo {
         + "gradient with Tapestry's tape: gradient hooks read ‖∂L/∂h_t‖ at every time step "
         + "during the ordinary backward pass, with no second, hand-written derivative.",
       footer:
-        "Made by `tapestry demo\(options.quick ? " --quick" : "")` in "
+        "Made by tapestry demo\(options.quick ? " --quick" : "") in "
         + String(format: "%.0f s", seconds) + "; seeded, so every run gives the same numbers.")
   }
 
@@ -570,5 +570,20 @@ enum Demo {
             + "and a task whose memory fits its echo.", horizon, short, freeRun, long),
       finding: String(
         format: "ESN NRMSE: %.2e at %d steps, %.2e at %d", short, horizon, long, freeRun))
+    let errors = zip(predictions, truth).map { Swift.abs($0 - $1) }
+    try report.add(
+      LineChart(
+        title: "Echo state network: error of the free run", xLabel: "steps after teacher forcing",
+        yLabel: "|prediction − truth| (log scale)", yScale: .log,
+        series: [.init(name: "absolute error", y: errors)]),
+      name: "esn-free-run-error",
+      caption:
+        "The two curves above are indistinguishable, so here is their difference: each "
+        + "closed-loop step feeds its own small error back in, and the error grows roughly "
+        + String(
+          format: "exponentially, from %.1e at the first step to %.1e at the last, as the ",
+          errors.first ?? .nan, errors.last ?? .nan)
+        + "chaotic attractor amplifies it.",
+      finding: String(format: "ESN |error| %.1e → %.1e", errors.first ?? .nan, errors.last ?? .nan))
   }
 }

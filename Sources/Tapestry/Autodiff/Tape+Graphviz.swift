@@ -41,6 +41,8 @@ extension Tape {
   public func graphviz(
     name: String = "tape", clusters: [GraphvizCluster] = [], gradientNorms: [Double?] = []
   ) -> String {
+    // One snapshot of the entries: reading them is not free on every version of the tape.
+    let entries = self.entries
     func norm(_ position: Int) -> Double? {
       position < gradientNorms.count ? gradientNorms[position] : nil
     }

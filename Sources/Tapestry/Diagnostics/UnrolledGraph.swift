@@ -20,7 +20,8 @@ public func unrolledGraphviz<Cell: RecurrentCell>(
     var clusters = [GraphvizCluster(id: "parameters", label: "parameters", entries: 0..<start)]
     var lower = start
     for (t, state) in sequence.states.enumerated() {
-      let end = state.probedTensors.compactMap { tape.index(of: $0.tensor) }.max() ?? lower - 1
+      let end =
+        state.probedTensors.compactMap { tape.recordedPosition(of: $0.tensor) }.max() ?? lower - 1
       let upper = Swift.max(end + 1, lower)
       clusters.append(
         GraphvizCluster(id: "t\(t + 1)", label: "t = \(t + 1)", entries: lower..<upper))
