@@ -158,7 +158,8 @@ enum Demo {
         + "first the gradient changes by a factor of "
         + zip(radii, rnnRatios).map { String(format: "%.1e at ρ = %.1f", $1, $0) }.joined(
           separator: ", ")
-        + ". At ρ = 1.5 it grows until tanh saturates, then the saturated slopes hold it in check.",
+        + ". At ρ = 1.5, W_hh alone would make it grow, but the state is driven into tanh's "
+        + "flat tails, whose small slopes hold the gradient roughly level.",
       finding: "RNN " + factors(rnn))
     try report.add(
       LineChart(

@@ -1,7 +1,7 @@
 /// The unrolled graph of `cell` over `inputs` (`[T, B, inputSize]`, a few steps) as Graphviz DOT
 /// after a backward pass of `loss`: one cluster per time step (`cluster_t1` … `cluster_tT`), plus
-/// the watched parameters and the loss; op names and shapes on the nodes; edges coloured by the
-/// size of the gradient of the tensor they carry (see
+/// the watched parameters, and the stacked outputs with the loss; op names and shapes on the
+/// nodes; edges coloured by the size of the gradient of the tensor they carry (see
 /// ``Tape/graphviz(name:clusters:gradientNorms:)``).
 ///
 /// The time step of an entry comes from the tape positions of the states `unroll` returns: step
@@ -28,7 +28,9 @@ public func unrolledGraphviz<Cell: RecurrentCell>(
       lower = upper
     }
     let value = loss(sequence)
-    clusters.append(GraphvizCluster(id: "loss", label: "loss", entries: lower..<tape.entries.count))
+    clusters.append(
+      GraphvizCluster(
+        id: "loss", label: "outputs and loss", entries: lower..<tape.entries.count))
     return (value, clusters)
   }
   let norms = tape.gradientNormsOfEveryEntry(from: value)
