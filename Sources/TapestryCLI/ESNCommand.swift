@@ -37,8 +37,8 @@ enum ESNCommand {
                      (defaults: N 2000, spectral radius 1, leak 0.3, input scaling 1,
                      bias scaling 0.2, ridge 1e-10, density 0.1, seed 42)
       narma10        NARMA-10, one-step NMSE on 2,000 test steps
-                     (defaults: N 50, spectral radius 0.9, leak 1, input scaling 0.2,
-                     bias scaling 0.1, ridge 1e-8, density 0.1, seed 1)
+                     (defaults: N 50, spectral radius 0.9, leak 1, input scaling 0.05,
+                     bias scaling 0.1, ridge 1e-8, density 1, seed 1)
 
     options:
       --size N                reservoir units, a positive whole number

@@ -142,6 +142,27 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
   }
 }
 
+extension ReservoirSparseMatrixTests {
+  /// 300 units, fully connected: above the harvest's threshold for splitting rows between
+  /// threads (with ``ComputeSettings/threads`` ≥ 2), and with rows of different lengths after
+  /// masking, so the length-sorted SELL-8 order differs from the row order.
+  @Test func parallelHarvestMatchesTheTape() {
+    let n = 300
+    let mask = randomTensor([n, n], in: 0..<1, seed: 61).scalars.map { $0 < 0.9 ? 1.0 : 0.0 }
+    let weight =
+      randomTensor([n, n], seed: 62) * Tensor(shape: [n, n], scalars: mask)
+      * (1.5 / 300.0.squareRoot())
+    let cell = ReservoirCell(
+      weight: weight, inputWeight: randomTensor([n, 1], seed: 63),
+      bias: randomTensor([n], seed: 64) * 0.2, leakRate: 0.6)
+    let inputs = randomTensor([6, 1], seed: 65)
+    expectClose(
+      cell.harvest(inputs).states,
+      unroll(cell, inputs: inputs.reshaped(to: [6, 1, 1])).outputs.reshaped(to: [6, n]),
+      relativeTolerance: 0, absoluteTolerance: 1e-13)
+  }
+}
+
 @Suite struct ReservoirSpectralRadiusTests {
   static let names = ["dense_normal", "sparse_normal", "uniform", "complex_pair"]
 
@@ -166,5 +187,38 @@ private func fixtureCell() throws -> (ReservoirCell<Double>, SafetensorsFile, Re
     let density = SparseMatrix(cell.weight.value).density
     #expect(density > 0.07 && density < 0.13)
     #expect(Set(cell.inputWeight.value.scalars) == [-1, 1])
+  }
+}
+
+@Suite struct ReservoirLinearAlgebraTests {
+  /// A symmetric matrix of order 140 (a 128-column block and a rest, so the blocked update
+  /// runs): positive definite, and indefinite, both solved to rounding.
+  @Test(arguments: [0.0, -3.0])
+  func symmetricSolveMatchesTheSystem(shift: Double) {
+    let n = 140
+    let a = randomTensor([n, n], seed: 51)
+    let symmetric =
+      matmul(a, a, transposeB: true) / Double(n)
+      + Tensor(shape: [n, n], scalars: (0..<(n * n)).map { $0 % (n + 1) == 0 ? 0.5 + shift : 0 })
+    let rhs = randomTensor([n, 3], seed: 52)
+    let factorization = CholeskyFactorization(symmetric)
+    #expect(factorization.pivots.allSatisfy { $0 > 0 } == (shift == 0))
+    let solution = factorization.solve(rhs)
+    expectClose(matmul(symmetric, solution), rhs, relativeTolerance: 1e-9, absoluteTolerance: 1e-9)
+    expectClose(
+      solveSymmetric(symmetric, rhs.select(0, alongAxis: 1)), solution.select(0, alongAxis: 1))
+  }
+
+  /// The Arnoldi path (forced: `denseLimit` 0) on a random reservoir against all its
+  /// eigenvalues.
+  @Test func arnoldiAgreesWithTheDenseSpectralRadius() {
+    var configuration = ReservoirConfiguration(size: 100, inputSize: 1)
+    configuration.spectralRadius = 1.3
+    let cell = ReservoirCell<Double>(configuration, seed: 53)
+    let sparse = SparseMatrix(cell.weight.value)
+    expectClose(
+      spectralRadius(of: sparse, denseLimit: 0), spectralRadius(of: cell.weight.value),
+      relativeTolerance: 1e-9)
+    expectClose(spectralRadius(of: sparse), 1.3, relativeTolerance: 1e-7)
   }
 }

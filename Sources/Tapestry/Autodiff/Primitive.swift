@@ -34,15 +34,64 @@ extension Tensor {
     guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.active,
       tape.isRecording
     else { return self }
-    let positions = inputs.map { tape.index(of: $0) }
-    guard positions.contains(where: { $0 != nil }) else { return self }
+    let positions = inputs.map { tape.position(of: $0) }
+    guard positions.contains(where: { $0 >= 0 }) else { return self }
+    return linked(
+      on: tape, as: name, inputs: EntryInputs(indices: positions, shapes: inputs.map(\.shape)),
+      derivative: .closure(pullback), checking: inputs)
+  }
+
+  /// ``recorded(as:from:pullback:)`` for a built-in op of one input whose pullback reads
+  /// `saved` rather than capturing values: recording it allocates nothing but its entry.
+  ///
+  /// `saved` is evaluated only when the op is recorded.
+  @inlinable
+  func recorded(
+    as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
+    pullback: @escaping BuiltinPullback<Scalar>
+  ) -> Tensor {
+    guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return self }
+    let position = tape.position(of: input)
+    guard position >= 0 else { return self }
+    return linked(
+      on: tape, as: name, inputs: EntryInputs(position, input.shape),
+      derivative: .builtin(pullback, saved()), checking: [input])
+  }
+
+  /// ``recorded(as:from:pullback:)`` for a built-in op of two inputs whose pullback reads
+  /// `saved` rather than capturing values: recording it allocates nothing but its entry.
+  ///
+  /// `saved` is evaluated only when the op is recorded.
+  @inlinable
+  func recorded(
+    as name: String, _ first: Tensor, _ second: Tensor,
+    saving saved: @autoclosure () -> SavedValues<Scalar>,
+    pullback: @escaping BuiltinPullback<Scalar>
+  ) -> Tensor {
+    guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.active,
+      tape.isRecording
+    else { return self }
+    let firstPosition = tape.position(of: first)
+    let secondPosition = tape.position(of: second)
+    guard firstPosition >= 0 || secondPosition >= 0 else { return self }
+    return linked(
+      on: tape, as: name,
+      inputs: EntryInputs(firstPosition, first.shape, secondPosition, second.shape),
+      derivative: .builtin(pullback, saved()), checking: [first, second])
+  }
+
+  /// Appends `self` to `tape` and, in anomaly mode, checks it against `inputs`.
+  @inlinable
+  func linked(
+    on tape: Tape<Scalar>, as name: String, inputs: consuming EntryInputs,
+    derivative: consuming Derivative<Scalar>, checking checkedInputs: @autoclosure () -> [Tensor]
+  ) -> Tensor {
     var output = self
     output.node = nil
     let linked = tape.append(
-      op: name, inputs: positions, inputShapes: inputs.map(\.shape), output: output,
-      pullback: pullback)
+      op: name, inputs: consume inputs, output: consume output, derivative: consume derivative)
     if tape.anomalyRecorder != nil {
-      tape.checkForward(inputs, output: linked, at: tape.entries.count - 1)
+      tape.checkForward(checkedInputs(), output: linked, at: tape.entryCount - 1)
     }
     return linked
   }

@@ -94,6 +94,7 @@ extension Tape {
   public func gradientNormsOfEveryEntry(from output: Tensor<Scalar>, seed: Tensor<Scalar>? = nil)
     -> [Double?]
   {
+    let entries = self.entries
     var norms = [Double?](repeating: nil, count: entries.count)
     for (position, entry) in entries.enumerated() {
       addGradientHook(to: entry.output) { gradient in

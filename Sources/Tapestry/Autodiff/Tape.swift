@@ -22,6 +22,159 @@ public typealias Pullback<Scalar: TensorScalar> = (
   _ gradient: Tensor<Scalar>, _ output: Tensor<Scalar>
 ) -> [Tensor<Scalar>?]
 
+/// What a built-in op's pullback reads besides the gradient and the output: up to two tensors
+/// and one scalar, saved when the op is recorded, and which inputs need a gradient at all.
+@usableFromInline
+internal struct SavedValues<Scalar: TensorScalar> {
+  @usableFromInline var first: Tensor<Scalar>
+  @usableFromInline var second: Tensor<Scalar>
+  @usableFromInline var scalar: Scalar
+  /// Options of the op, such as matmul's transpose flags.
+  @usableFromInline var options: Int
+  /// Whether the first input is recorded on the tape, so its gradient is wanted; set by the tape.
+  @usableFromInline var firstNeedsGradient = true
+  /// Whether the second input is recorded on the tape, so its gradient is wanted.
+  @usableFromInline var secondNeedsGradient = true
+
+  /// Saves `first` and `second` (empty placeholders when left out), `scalar` and `options`.
+  @inlinable
+  init(
+    _ first: Tensor<Scalar> = .placeholder, _ second: Tensor<Scalar> = .placeholder,
+    scalar: Scalar = 0, options: Int = 0
+  ) {
+    self.first = first
+    self.second = second
+    self.scalar = scalar
+    self.options = options
+  }
+}
+
+/// The pullback of a built-in op with one or two inputs: a ``Pullback`` that reads what it needs
+/// from `saved` instead of capturing it. Written as a closure literal that captures nothing, it
+/// is a plain function, so recording the op allocates no closure context; its gradients come
+/// back as a pair, not an array.
+@usableFromInline
+internal typealias BuiltinPullback<Scalar: TensorScalar> = (
+  _ gradient: Tensor<Scalar>, _ output: Tensor<Scalar>, _ saved: SavedValues<Scalar>
+) -> (Tensor<Scalar>?, Tensor<Scalar>?)
+
+/// How the gradient of an entry flows back to its inputs.
+@usableFromInline
+internal enum Derivative<Scalar: TensorScalar> {
+  /// A watched variable: the gradient stops here.
+  case leaf
+  /// A pullback given to ``Tensor/recorded(as:from:pullback:)``.
+  case closure(Pullback<Scalar>)
+  /// A built-in op's pullback and the values it reads.
+  case builtin(BuiltinPullback<Scalar>, SavedValues<Scalar>)
+}
+
+/// The inputs of an entry: tape index (−1 for a constant) and shape of each. The first two are
+/// stored inline, since nearly every op has one or two inputs.
+@usableFromInline
+internal struct EntryInputs {
+  @usableFromInline let count: Int
+  @usableFromInline let first: Int
+  @usableFromInline let second: Int
+  @usableFromInline let firstShape: [Int]
+  @usableFromInline let secondShape: [Int]
+  /// Inputs after the second, for ops such as `concatenate` and `stack`.
+  @usableFromInline let rest: [(index: Int, shape: [Int])]
+
+  /// No inputs (a watched variable).
+  @inlinable
+  init() {
+    self.init(count: 0, first: -1, [], second: -1, [], rest: [])
+  }
+
+  /// One input.
+  @inlinable
+  init(_ first: Int, _ firstShape: [Int]) {
+    self.init(count: 1, first: first, firstShape, second: -1, [], rest: [])
+  }
+
+  /// Two inputs.
+  @inlinable
+  init(_ first: Int, _ firstShape: [Int], _ second: Int, _ secondShape: [Int]) {
+    self.init(count: 2, first: first, firstShape, second: second, secondShape, rest: [])
+  }
+
+  /// Any number of inputs.
+  @inlinable
+  init(indices: [Int], shapes: [[Int]]) {
+    let count = indices.count
+    self.init(
+      count: count, first: count > 0 ? indices[0] : -1, count > 0 ? shapes[0] : [],
+      second: count > 1 ? indices[1] : -1, count > 1 ? shapes[1] : [],
+      rest: count > 2 ? Array(zip(indices[2...], shapes[2...])) : [])
+  }
+
+  @inlinable
+  init(
+    count: Int, first: Int, _ firstShape: [Int], second: Int, _ secondShape: [Int],
+    rest: [(index: Int, shape: [Int])]
+  ) {
+    self.count = count
+    self.first = first
+    self.second = second
+    self.firstShape = firstShape
+    self.secondShape = secondShape
+    self.rest = rest
+  }
+
+  /// The tape index of input `slot`, −1 for a constant.
+  @inlinable
+  func index(_ slot: Int) -> Int {
+    slot == 0 ? first : slot == 1 ? second : rest[slot - 2].index
+  }
+
+  /// The shape of input `slot`.
+  @inlinable
+  func shape(_ slot: Int) -> [Int] {
+    slot == 0 ? firstShape : slot == 1 ? secondShape : rest[slot - 2].shape
+  }
+}
+
+/// One entry as the tape stores it.
+@usableFromInline
+internal struct TapeRecord<Scalar: TensorScalar> {
+  @usableFromInline var op: String
+  @usableFromInline var inputs: EntryInputs
+  @usableFromInline var output: Tensor<Scalar>
+  @usableFromInline var derivative: Derivative<Scalar>
+
+  @inlinable
+  init(op: String, inputs: EntryInputs, output: Tensor<Scalar>, derivative: Derivative<Scalar>) {
+    self.op = op
+    self.inputs = inputs
+    self.output = output
+    self.derivative = derivative
+  }
+
+  /// An entry that holds nothing, left behind where the backward pass took one out.
+  @inlinable
+  static var empty: TapeRecord {
+    TapeRecord(op: "", inputs: EntryInputs(), output: .placeholder, derivative: .leaf)
+  }
+}
+
+/// Everything a tape holds. It lives behind a pointer owned by the tape rather than in stored
+/// properties of the class, because every access to a class's mutable property pays a run-time
+/// exclusivity check, several per recorded op.
+@usableFromInline
+internal struct TapeState<Scalar: TensorScalar> {
+  @usableFromInline var id: UInt64
+  @usableFromInline var records: [TapeRecord<Scalar>] = []
+  @usableFromInline var isRecording = true
+  @usableFromInline var hooks: [Int: [Tape<Scalar>.GradientHook]] = [:]
+  @usableFromInline var anomalyRecorder: AnomalyRecorder?
+
+  @inlinable
+  init(id: UInt64) {
+    self.id = id
+  }
+}
+
 /// A record of differentiable operations in the order they ran, for reverse-mode differentiation.
 ///
 /// Each entry holds the op's name, the tape indices and shapes of its inputs, its output, and its
@@ -53,40 +206,68 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     public let inputShapes: [[Int]]
     /// The value the op produced (recorded: its ``Tensor/isRecorded`` is true).
     public let output: Tensor<Scalar>
-    /// The vector-Jacobian product; `nil` for a leaf (a watched variable).
-    @usableFromInline var pullback: Pullback<Scalar>?
   }
 
   /// Hooks are called with the total gradient of a tensor once it is complete, and may replace it.
   public typealias GradientHook = (Tensor<Scalar>) -> Tensor<Scalar>
 
-  /// Renewed when the entries are released, so tensors recorded before become constants.
-  @usableFromInline private(set) var id: UInt64
-  /// The entries in the order they were recorded.
-  public private(set) var entries: [Entry] = []
-  @usableFromInline var isRecording = true
-  private var hooks: [Int: [GradientHook]] = [:]
-  /// Where anomalies go while this tape records or runs a backward pass inside
-  /// ``withAnomalyDetection(_:)``; `nil` otherwise, so that checking costs one test per op.
-  @usableFromInline var anomalyRecorder: AnomalyRecorder?
+  @usableFromInline let state: UnsafeMutablePointer<TapeState<Scalar>>
 
   /// Creates an empty tape.
   public init() {
-    self.id = TapeIdentifiers.next()
+    state = .allocate(capacity: 1)
+    state.initialize(to: TapeState(id: TapeIdentifiers.next()))
   }
+
+  deinit {
+    state.deinitialize(count: 1)
+    state.deallocate()
+  }
+
+  /// Renewed when the entries are released, so tensors recorded before become constants.
+  @inlinable var id: UInt64 { state.pointee.id }
+
+  /// Whether ops append entries; off during a backward pass that does not create a graph.
+  @inlinable var isRecording: Bool { state.pointee.isRecording }
+
+  /// Where anomalies go while this tape records or runs a backward pass inside
+  /// ``withAnomalyDetection(_:)``; `nil` otherwise, so that checking costs one test per op.
+  @inlinable var anomalyRecorder: AnomalyRecorder? { state.pointee.anomalyRecorder }
+
+  /// The entries in the order they were recorded.
+  ///
+  /// The tape stores entries more compactly than this, so the array is built on each access,
+  /// in time proportional to the tape's length: read ``entryCount`` for just the count.
+  public var entries: [Entry] {
+    state.pointee.records.map { record in
+      let inputs = record.inputs
+      return Entry(
+        op: record.op,
+        inputs: (0..<inputs.count).map { inputs.index($0) < 0 ? nil : inputs.index($0) },
+        inputShapes: (0..<inputs.count).map { inputs.shape($0) }, output: record.output)
+    }
+  }
+
+  /// The number of entries, without building ``entries``.
+  public var entryCount: Int { state.pointee.records.count }
 
   /// The tape recording in the current task, if any.
   @inlinable
   public static var active: Tape? {
-    RecordingContext.tape as? Tape
+    // Comparing the class of the task-local value with this one is a pointer comparison; a
+    // conditional cast (`as? Tape`) looks the generic class up at run time on every op.
+    guard let object = RecordingContext.tape,
+      ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self)
+    else { return nil }
+    return unsafeDowncast(object, to: Tape.self)
   }
 
   /// Runs `body` with this tape recording: differentiable ops whose inputs were recorded on this
   /// tape (by ``watch(_:)`` or by earlier ops) append entries to it.
   public func record<Result>(_ body: () throws -> Result) rethrows -> Result {
-    let outerRecorder = anomalyRecorder
-    anomalyRecorder = AnomalyRecorder.current ?? outerRecorder
-    defer { anomalyRecorder = outerRecorder }
+    let outerRecorder = state.pointee.anomalyRecorder
+    state.pointee.anomalyRecorder = AnomalyRecorder.current ?? outerRecorder
+    defer { state.pointee.anomalyRecorder = outerRecorder }
     return try RecordingContext.$tape.withValue(self) { try body() }
   }
 
@@ -95,12 +276,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// The result is a new leaf entry. If `tensor` was already recorded on this tape (a nested
   /// derivative), the entry is an identity op, so that outer derivatives flow through it.
   public func watch(_ tensor: Tensor<Scalar>) -> Tensor<Scalar> {
-    if let node = tensor.node, node.tapeID == id {
+    let position = self.position(of: tensor)
+    if position >= 0 {
       return append(
-        op: "variable", inputs: [node.index], inputShapes: [tensor.shape], output: tensor
-      ) { gradient, _ in [gradient] }
+        op: "variable", inputs: EntryInputs(position, tensor.shape), output: tensor,
+        derivative: .builtin({ gradient, _, _ in (gradient, nil) }, SavedValues()))
     }
-    return append(op: "variable", inputs: [], inputShapes: [], output: tensor, pullback: nil)
+    return append(op: "variable", inputs: EntryInputs(), output: tensor, derivative: .leaf)
   }
 
   /// Calls `hook` during the backward pass with the complete gradient of `tensor` (a tensor
@@ -108,23 +290,24 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   ///
   /// This is how the recurrent diagnostics read ‖∂L/∂h_t‖ at every time step.
   public func addGradientHook(to tensor: Tensor<Scalar>, _ hook: @escaping GradientHook) {
-    guard let node = tensor.node, node.tapeID == id else {
+    let position = self.position(of: tensor)
+    guard position >= 0 else {
       preconditionFailure(
         "Tape.addGradientHook: the tensor of shape \(tensor.shape) is not recorded on this tape")
     }
-    hooks[node.index, default: []].append(hook)
+    state.pointee.hooks[position, default: []].append(hook)
   }
 
   /// Appends an entry and returns `output` linked to it.
-  @usableFromInline
+  @inlinable
   func append(
-    op: String, inputs: [Int?], inputShapes: [[Int]], output: Tensor<Scalar>,
-    pullback: Pullback<Scalar>?
+    op: String, inputs: consuming EntryInputs, output: consuming Tensor<Scalar>,
+    derivative: consuming Derivative<Scalar>
   ) -> Tensor<Scalar> {
-    var linked = output
-    linked.node = TapeNode(tapeID: id, index: entries.count)
-    entries.append(
-      Entry(op: op, inputs: inputs, inputShapes: inputShapes, output: linked, pullback: pullback))
+    var linked = consume output
+    linked.node = TapeNode(tapeID: state.pointee.id, index: state.pointee.records.count)
+    state.pointee.records.append(
+      TapeRecord(op: op, inputs: consume inputs, output: linked, derivative: consume derivative))
     return linked
   }
 
@@ -137,14 +320,14 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     else { return }
     recorder.record(
       AnomalyError(
-        op: entries[position].op, tapeIndex: position, inputShapes: inputs.map(\.shape),
-        phase: .forward))
+        op: state.pointee.records[position].op, tapeIndex: position,
+        inputShapes: inputs.map(\.shape), phase: .forward))
   }
 
-  /// The tape index of `tensor` if it was recorded here, else `nil`.
+  /// The tape index of `tensor` if it was recorded here, else −1.
   @inlinable
-  func index(of tensor: Tensor<Scalar>) -> Int? {
-    guard let node = tensor.node, node.tapeID == id else { return nil }
+  func position(of tensor: Tensor<Scalar>) -> Int {
+    guard let node = tensor.node, node.tapeID == state.pointee.id else { return -1 }
     return node.index
   }
 
@@ -157,28 +340,29 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   ///   - createGraph: record the backward pass itself, so the gradients can be differentiated
   ///     again (PyTorch's `create_graph=True`). Off by default: then pullbacks run unrecorded.
   ///   - retainTape: keep the entries after the pass (to print or draw the tape, or to run another
-  ///     backward pass). Off by default: each visited entry's output and pullback are released
-  ///     as soon as the pass has used them.
+  ///     backward pass). Off by default: each visited entry's output, saved values and
+  ///     intermediate gradient are released as soon as the pass has used them.
   /// - Returns: one gradient per input, zeros where the output does not depend on it.
   public func gradients(
     of output: Tensor<Scalar>, at inputs: [Tensor<Scalar>], seed: Tensor<Scalar>? = nil,
     createGraph: Bool = false, retainTape: Bool = false
   ) -> [Tensor<Scalar>] {
-    let positions = inputs.map { index(of: $0) }
-    let lowest = positions.compactMap { $0 }.min() ?? 0
+    let positions = inputs.map { position(of: $0) }
+    let lowest = positions.filter { $0 >= 0 }.min() ?? 0
     let accumulated = backward(
-      from: output, seed: seed, downTo: lowest, createGraph: createGraph, retainTape: retainTape)
+      from: output, seed: seed, downTo: lowest, keeping: positions, createGraph: createGraph,
+      retainTape: retainTape)
     return zip(inputs, positions).map { input, position in
-      position.flatMap { $0 < accumulated.count ? accumulated[$0] : nil }
+      (position >= 0 && position < accumulated.count ? accumulated[position] : nil)
         ?? Tensor.zeros(input.shape)
     }
   }
 
-  /// Walks entries `output ... lowest` backwards and returns the accumulated gradient of every
-  /// visited entry (indexed by tape position, `nil` where none arrived).
+  /// Walks entries `output ... lowest` backwards and returns the gradient of each position in
+  /// `keeping` (indexed by tape position, `nil` elsewhere and where none arrived).
   func backward(
-    from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, createGraph: Bool,
-    retainTape: Bool
+    from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, keeping: [Int],
+    createGraph: Bool, retainTape: Bool
   ) -> [Tensor<Scalar>?] {
     let start: Tensor<Scalar>
     if let seed {
@@ -192,61 +376,137 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         "Tape.gradients: the output has shape \(output.shape); give a seed for a non-scalar output")
       start = Tensor.ones(output.shape)
     }
-    guard let top = index(of: output) else { return [] }
+    let top = position(of: output)
+    guard top >= 0 else { return [] }
     var grads = [Tensor<Scalar>?](repeating: nil, count: top + 1)
     grads[top] = start
+    var kept = [Bool](repeating: false, count: top + 1)
+    for position in keeping where position >= 0 && position <= top { kept[position] = true }
 
-    let wasRecording = isRecording
-    let outerRecorder = anomalyRecorder
-    isRecording = createGraph
+    let wasRecording = state.pointee.isRecording
+    let outerRecorder = state.pointee.anomalyRecorder
+    state.pointee.isRecording = createGraph
     // Ops that pullbacks record (with `createGraph`) are checked as part of their pullback.
-    anomalyRecorder = nil
+    state.pointee.anomalyRecorder = nil
     let recorder = outerRecorder ?? AnomalyRecorder.current
     defer {
-      isRecording = wasRecording
-      anomalyRecorder = outerRecorder
+      state.pointee.isRecording = wasRecording
+      state.pointee.anomalyRecorder = outerRecorder
     }
 
     for position in stride(from: top, through: lowest, by: -1) {
-      guard var gradient = grads[position] else { continue }
-      for hook in hooks[position] ?? [] { gradient = hook(gradient) }
-      grads[position] = gradient
-      let entry = entries[position]
-      guard let pullback = entry.pullback else { continue }
-      let inputGradients = pullback(gradient, entry.output)
-      precondition(
-        inputGradients.count == entry.inputs.count,
-        "\(entry.op): pullback returned \(inputGradients.count) gradients for \(entry.inputs.count) inputs"
-      )
-      if let recorder, recorder.isWatching, gradient.isFinite,
-        inputGradients.contains(where: { $0.map { !$0.isFinite } ?? false })
-      {
-        recorder.record(
-          AnomalyError(
-            op: entry.op, tapeIndex: position, inputShapes: entry.inputShapes, phase: .backward))
+      guard var gradient = grads[position].take() else { continue }
+      if !state.pointee.hooks.isEmpty, let hooks = state.pointee.hooks[position] {
+        for hook in hooks { gradient = hook(gradient) }
       }
-      for (slot, inputGradient) in inputGradients.enumerated() {
-        guard let inputIndex = entry.inputs[slot], let inputGradient else { continue }
-        let reduced = inputGradient.summed(toShape: entry.inputShapes[slot], op: entry.op)
-        grads[inputIndex] = grads[inputIndex].map { $0 + reduced } ?? reduced
+      if kept[position] { grads[position] = gradient }
+      var record = takeRecord(at: position, releasing: !retainTape)
+      if !createGraph {
+        gradient.node = nil
+        record.output.node = nil
       }
-      if !retainTape { entries[position].pullback = nil }
+      // Moved out, so that matching it binds the saved values without copying them.
+      var derivative = Derivative<Scalar>.leaf
+      swap(&derivative, &record.derivative)
+      switch consume derivative {
+      case .leaf:
+        continue
+      case .closure(let pullback):
+        let inputGradients = pullback(gradient, record.output)
+        precondition(
+          inputGradients.count == record.inputs.count,
+          "\(record.op): pullback returned \(inputGradients.count) gradients for \(record.inputs.count) inputs"
+        )
+        if let recorder, recorder.isWatching, gradient.isFinite,
+          inputGradients.contains(where: { $0.map { !$0.isFinite } ?? false })
+        {
+          recordBackwardAnomaly(record, at: position, in: recorder)
+        }
+        for (slot, inputGradient) in inputGradients.enumerated() {
+          accumulate(inputGradient, slot: slot, of: record, into: &grads)
+        }
+      case .builtin(let pullback, var saved):
+        saved.firstNeedsGradient = record.inputs.first >= 0
+        saved.secondNeedsGradient = record.inputs.second >= 0
+        if !createGraph {
+          // Constants: the ops of the pullback then skip looking up the recording tape.
+          saved.first.node = nil
+          saved.second.node = nil
+        }
+        let (firstGradient, secondGradient) = pullback(gradient, record.output, saved)
+        if let recorder, recorder.isWatching, gradient.isFinite,
+          !(firstGradient?.isFinite ?? true) || !(secondGradient?.isFinite ?? true)
+        {
+          recordBackwardAnomaly(record, at: position, in: recorder)
+        }
+        accumulate(firstGradient, slot: 0, of: record, into: &grads)
+        accumulate(secondGradient, slot: 1, of: record, into: &grads)
+      }
     }
     if !retainTape { release() }
     return grads
   }
 
+  /// The entry at `position`; with `releasing`, moved out of the tape, so that its output and
+  /// saved values are freed as soon as the backward pass is done with them.
+  private func takeRecord(at position: Int, releasing: Bool) -> TapeRecord<Scalar> {
+    guard releasing else { return state.pointee.records[position] }
+    var record = TapeRecord<Scalar>.empty
+    swap(&record, &state.pointee.records[position])
+    return record
+  }
+
+  /// Adds the gradient of input `slot` of the entry at `position` to that input's running total,
+  /// summed back to the input's shape if the op broadcast it.
+  ///
+  /// Outside a recorded pass the sum is formed in place, in the total's buffer, when nothing else
+  /// holds that buffer; recorded, it is a differentiable `+`.
+  @inline(__always)
+  private func accumulate(
+    _ gradient: consuming Tensor<Scalar>?, slot: Int, of record: borrowing TapeRecord<Scalar>,
+    into grads: inout [Tensor<Scalar>?]
+  ) {
+    guard slot < record.inputs.count, var gradient else { return }
+    let index = record.inputs.index(slot)
+    guard index >= 0 else { return }
+    let shape = record.inputs.shape(slot)
+    if gradient.shape != shape {
+      gradient = gradient.summed(toShape: shape, op: record.op)
+    }
+    // Taken out of the array, the running total is the only reference to its buffer (unless
+    // a hook or the caller kept it), so adding in place does not copy.
+    guard var total = grads[index].take() else {
+      grads[index] = gradient
+      return
+    }
+    if gradient.node == nil && total.node == nil {
+      total.add(gradient)
+    } else {
+      total = total + gradient
+    }
+    grads[index] = total
+  }
+
+  private func recordBackwardAnomaly(
+    _ record: TapeRecord<Scalar>, at position: Int, in recorder: AnomalyRecorder
+  ) {
+    recorder.record(
+      AnomalyError(
+        op: record.op, tapeIndex: position,
+        inputShapes: (0..<record.inputs.count).map { record.inputs.shape($0) }, phase: .backward))
+  }
+
   /// Frees every entry, as PyTorch frees a graph after `backward()`. The tape takes a new identity,
   /// so tensors recorded before are constants from now on and it can record afresh.
   public func release() {
-    entries.removeAll()
-    hooks.removeAll()
-    id = TapeIdentifiers.next()
+    state.pointee.records.removeAll()
+    state.pointee.hooks.removeAll()
+    state.pointee.id = TapeIdentifiers.next()
   }
 
   /// One line per entry: index, op, input indices (`c` for a constant), output shape.
   public var description: String {
-    var lines = ["Tape<\(Scalar.dtypeName)> with \(entries.count) entries"]
+    var lines = ["Tape<\(Scalar.dtypeName)> with \(entryCount) entries"]
     for (position, entry) in entries.enumerated() {
       let inputs = entry.inputs.map { $0.map(String.init) ?? "c" }.joined(separator: ", ")
       let name = entry.op.padding(toLength: max(entry.op.count, 14), withPad: " ", startingAt: 0)

@@ -15,7 +15,7 @@ public func unrolledGraphviz<Cell: RecurrentCell>(
   defer { tape.release() }
   let (value, clusters) = withParametersWatched(of: cell, on: tape) {
     () -> (Tensor<Cell.Scalar>, [GraphvizCluster]) in
-    let start = tape.entries.count
+    let start = tape.entryCount
     let sequence = unroll(cell, inputs: inputs, initialState: initialState)
     var clusters = [GraphvizCluster(id: "parameters", label: "parameters", entries: 0..<start)]
     var lower = start
@@ -29,8 +29,7 @@ public func unrolledGraphviz<Cell: RecurrentCell>(
     }
     let value = loss(sequence)
     clusters.append(
-      GraphvizCluster(
-        id: "loss", label: "outputs and loss", entries: lower..<tape.entries.count))
+      GraphvizCluster(id: "loss", label: "outputs and loss", entries: lower..<tape.entryCount))
     return (value, clusters)
   }
   let norms = tape.gradientNormsOfEveryEntry(from: value)

@@ -12,7 +12,7 @@ extension Kernels {
     vector vcombine: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
   ) -> [Scalar] {
     let width = Scalar.Vector.scalarCount
-    return [Scalar](unsafeUninitializedCapacity: outer * inner) { out, initialized in
+    return array(count: outer * inner) { out in
       x.withUnsafeBufferPointer { input in
         for o in 0..<outer {
           let base = o * length * inner
@@ -51,7 +51,6 @@ extension Kernels {
           }
         }
       }
-      initialized = outer * inner
     }
   }
 }

@@ -37,7 +37,7 @@ extension Kernels {
     let n = x.count
     let width = Scalar.Vector.scalarCount
     let stride = MemoryLayout<Scalar>.stride
-    return [Scalar](unsafeUninitializedCapacity: n) { out, initialized in
+    return array(count: n) { out in
       x.withUnsafeBufferPointer { input in
         guard let source = input.baseAddress, let destination = out.baseAddress else { return }
         let rawSource = UnsafeRawPointer(source)
@@ -56,7 +56,6 @@ extension Kernels {
           for lane in 0..<(n - i) { destination[i + lane] = result[lane] }
         }
       }
-      initialized = n
     }
   }
 }

@@ -12,7 +12,7 @@ public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
     scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Sigmoid())
-  ).recorded(as: "sigmoid", from: x) { g, y in [g * (y * (1 - y))] }
+  ).recorded(as: "sigmoid", x, saving: SavedValues()) { g, y, _ in (g * (y * (1 - y)), nil) }
 }
 
 /// max(x, 0) elementwise, any shape; NaN stays NaN.
@@ -23,7 +23,9 @@ public func relu<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
     scalars: Kernels.map(x.scalars, scalar: { $0 < 0 ? 0 : $0 })
-  ).recorded(as: "relu", from: x) { g, _ in [g * x.constantMap { $0 > 0 ? 1 : 0 }] }
+  ).recorded(as: "relu", x, saving: SavedValues(x)) { g, _, saved in
+    (g * saved.first.constantMap { $0 > 0 ? 1 : 0 }, nil)
+  }
 }
 
 /// x for x > 0, `negativeSlope`·x otherwise, elementwise, any shape.

@@ -1,41 +1,55 @@
 // Arithmetic: + − × ÷ and negation, tensor–tensor with NumPy broadcasting, and tensor–scalar.
 // Each op is its forward kernel followed by its pullback. Pullbacks return gradients of the
-// broadcast (output) shape; the tape sums them back to each input's shape.
+// broadcast (output) shape; the tape sums them back to each input's shape. They read the values
+// they need from `saved` instead of capturing them, so recording an op allocates no closure; a
+// gradient nobody needs (for an input that is not recorded) is not computed.
 
 extension Tensor {
   /// Elementwise sum with broadcasting.
   @inlinable
   public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "add", scalar: +, vector: +)
-      .recorded(as: "add", from: lhs, rhs) { g, _ in [g, g] }
+      .recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, _ in (g, g) }
   }
 
   /// Elementwise difference with broadcasting.
   @inlinable
   public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "sub", scalar: -, vector: -)
-      .recorded(as: "sub", from: lhs, rhs) { g, _ in [g, -g] }
+      .recorded(as: "sub", lhs, rhs, saving: SavedValues()) { g, _, saved in
+        (g, saved.secondNeedsGradient ? -g : nil)
+      }
   }
 
   /// Elementwise product with broadcasting.
   @inlinable
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *)
-      .recorded(as: "mul", from: lhs, rhs) { g, _ in [g * rhs, g * lhs] }
+      .recorded(as: "mul", lhs, rhs, saving: SavedValues(lhs, rhs)) { g, _, saved in
+        (
+          saved.firstNeedsGradient ? g * saved.second : nil,
+          saved.secondNeedsGradient ? g * saved.first : nil
+        )
+      }
   }
 
   /// Elementwise quotient with broadcasting.
   @inlinable
   public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "div", scalar: /, vector: /)
-      .recorded(as: "div", from: lhs, rhs) { g, quotient in [g / rhs, -(g * quotient) / rhs] }
+      .recorded(as: "div", lhs, rhs, saving: SavedValues(lhs, rhs)) { g, quotient, saved in
+        (
+          saved.firstNeedsGradient ? g / saved.second : nil,
+          saved.secondNeedsGradient ? -(g * quotient) / saved.second : nil
+        )
+      }
   }
 
   /// Elementwise negation.
   @inlinable
   public static prefix func - (x: Tensor) -> Tensor {
     Tensor(uncheckedShape: x.shape, scalars: Kernels.map(x.scalars, scalar: -, vector: -))
-      .recorded(as: "neg", from: x) { g, _ in [-g] }
+      .recorded(as: "neg", x, saving: SavedValues()) { g, _, _ in (-g, nil) }
   }
 
   /// Adds a constant to every element.
@@ -45,7 +59,7 @@ extension Tensor {
     return Tensor(
       uncheckedShape: lhs.shape,
       scalars: Kernels.map(lhs.scalars, scalar: { $0 + rhs }, vector: { $0 + splat })
-    ).recorded(as: "add", from: lhs) { g, _ in [g] }
+    ).recorded(as: "add", lhs, saving: SavedValues()) { g, _, _ in (g, nil) }
   }
 
   /// Adds a constant to every element.
@@ -67,7 +81,9 @@ extension Tensor {
     return Tensor(
       uncheckedShape: lhs.shape,
       scalars: Kernels.map(lhs.scalars, scalar: { $0 * rhs }, vector: { $0 * splat })
-    ).recorded(as: "scale", from: lhs) { g, _ in [g * rhs] }
+    ).recorded(as: "scale", lhs, saving: SavedValues(scalar: rhs)) { g, _, saved in
+      (g * saved.scalar, nil)
+    }
   }
 
   /// Multiplies every element by a constant.

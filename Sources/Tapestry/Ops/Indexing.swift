@@ -130,7 +130,7 @@ extension Tensor {
     let (outer, inner) = outerAndInner(shape, around: axis)
     let gatheredShape = Array(shape[..<axis]) + indexShape + shape[(axis + 1)...]
     let count = outer * indices.count * inner
-    let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+    let scalars: [Scalar] = Kernels.array(count: count) { out in
       self.scalars.withUnsafeBufferPointer { input in
         guard count > 0, let source = input.baseAddress, let destination = out.baseAddress else {
           return
@@ -144,7 +144,6 @@ extension Tensor {
           }
         }
       }
-      initialized = count
     }
     return Tensor(uncheckedShape: gatheredShape, scalars: scalars)
       .recorded(as: "gather", from: self) { g, _ in
@@ -225,7 +224,7 @@ extension Tensor {
     let bScalars = Kernels.broadcast(b, to: shape)
     let count = shape.reduce(1, *)
     let width = Scalar.Vector.scalarCount
-    let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+    let scalars: [Scalar] = Kernels.array(count: count) { out in
       maskScalars.withUnsafeBufferPointer { m in
         aScalars.withUnsafeBufferPointer { pa in
           bScalars.withUnsafeBufferPointer { pb in
@@ -245,7 +244,6 @@ extension Tensor {
           }
         }
       }
-      initialized = count
     }
     let constantMask = withoutDerivative(at: mask)
     return Tensor(uncheckedShape: shape, scalars: scalars)
@@ -272,7 +270,7 @@ extension Kernels {
     start destinationStart: Int, stride destinationStride: Int, length: Int, runs: Int,
     zeroFilled: Bool
   ) -> [Scalar] {
-    [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+    Kernels.array(count: count) { out in
       if zeroFilled { out.initialize(repeating: 0) }
       source.withUnsafeBufferPointer { input in
         guard length > 0, let from = input.baseAddress, let to = out.baseAddress else { return }
@@ -280,7 +278,6 @@ extension Kernels {
           from: from + sourceStart, stride: sourceStride, to: to + destinationStart,
           stride: destinationStride, length: length, runs: runs)
       }
-      initialized = count
     }
   }
 

@@ -120,7 +120,7 @@ extension Kernels {
   ) -> [Scalar] {
     let joinedLength = runLengths.reduce(0, +)
     let count = joinedLength * runs
-    return [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+    return Kernels.array(count: count) { out in
       guard let destination = out.baseAddress else { return }
       var offset = 0
       for (part, length) in Swift.zip(parts, runLengths) {
@@ -132,7 +132,6 @@ extension Kernels {
         }
         offset += length
       }
-      initialized = count
     }
   }
 }

@@ -10,14 +10,14 @@
 public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Exp())
-  ).recorded(as: "exp", from: x) { g, y in [g * y] }
+  ).recorded(as: "exp", x, saving: SavedValues()) { g, y, _ in (g * y, nil) }
 }
 
 /// Natural logarithm elementwise, any shape: −inf at 0 and NaN for negative elements.
 @inlinable
 public func log<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(uncheckedShape: x.shape, scalars: Kernels.map(x.scalars, scalar: Scalar.log))
-    .recorded(as: "log", from: x) { g, _ in [g / x] }
+    .recorded(as: "log", x, saving: SavedValues(x)) { g, _, saved in (g / saved.first, nil) }
 }
 
 /// Square root elementwise, any shape: NaN for negative elements.
@@ -28,7 +28,7 @@ public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
     scalars: Kernels.map(x.scalars, scalar: { $0.squareRoot() })
-  ).recorded(as: "sqrt", from: x) { g, y in [g / (2 * y)] }
+  ).recorded(as: "sqrt", x, saving: SavedValues()) { g, y, _ in (g / (2 * y), nil) }
 }
 
 /// |x| elementwise, any shape.
@@ -52,7 +52,7 @@ public func square<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
     uncheckedShape: x.shape,
     scalars: Kernels.map(x.scalars, scalar: { $0 * $0 }, vector: { $0 * $0 })
   )
-  .recorded(as: "square", from: x) { g, _ in [g * (2 * x)] }
+  .recorded(as: "square", x, saving: SavedValues(x)) { g, _, saved in (g * (2 * saved.first), nil) }
 }
 
 extension Tensor {
@@ -122,7 +122,7 @@ public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> {
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Tanh())
-  ).recorded(as: "tanh", from: x) { g, y in [g * (1 - y * y)] }
+  ).recorded(as: "tanh", x, saving: SavedValues()) { g, y, _ in (g * (1 - y * y), nil) }
 }
 
 extension Tensor {

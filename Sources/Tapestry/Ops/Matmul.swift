@@ -46,7 +46,7 @@ public func matmul<Scalar>(
   let batch = batchA ?? batchB
   let count = (batch ?? 1) * m * n
   let threads = ComputeSettings.threads
-  let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+  let scalars: [Scalar] = Kernels.array(count: count) { out in
     a.scalars.withUnsafeBufferPointer { pa in
       b.scalars.withUnsafeBufferPointer { pb in
         guard let baseA = pa.baseAddress, let baseB = pb.baseAddress, let baseOut = out.baseAddress
@@ -63,22 +63,32 @@ public func matmul<Scalar>(
         }
       }
     }
-    initialized = count
   }
   let shape = batch.map { [$0, m, n] } ?? [m, n]
   return Tensor(uncheckedShape: shape, scalars: scalars)
-    .recorded(as: "matmul", from: a, b) { g, _ in
+    .recorded(
+      as: "matmul", a, b,
+      saving: SavedValues(a, b, options: (transposeA ? 1 : 0) | (transposeB ? 2 : 0))
+    ) { g, _, saved in
       // With C = op(A)·op(B): ∂op(A) = G·op(B)ᵀ and ∂op(B) = op(A)ᵀ·G; a transposed operand
       // takes the transpose of that, which is the same product with the factors swapped. A 2-D
       // operand broadcast over a batch receives one gradient per batch element; the tape sums them.
-      let gradientA =
-        transposeA
-        ? matmul(b, g, transposeA: transposeB, transposeB: true)
-        : matmul(g, b, transposeB: !transposeB)
-      let gradientB =
-        transposeB
-        ? matmul(g, a, transposeA: true, transposeB: transposeA)
-        : matmul(a, g, transposeA: !transposeA)
-      return [gradientA, gradientB]
+      let (a, b) = (saved.first, saved.second)
+      let (transposeA, transposeB) = (saved.options & 1 != 0, saved.options & 2 != 0)
+      var gradientA: Tensor<Scalar>?
+      var gradientB: Tensor<Scalar>?
+      if saved.firstNeedsGradient {
+        gradientA =
+          transposeA
+          ? matmul(b, g, transposeA: transposeB, transposeB: true)
+          : matmul(g, b, transposeB: !transposeB)
+      }
+      if saved.secondNeedsGradient {
+        gradientB =
+          transposeB
+          ? matmul(g, a, transposeA: true, transposeB: transposeA)
+          : matmul(a, g, transposeA: !transposeA)
+      }
+      return (gradientA, gradientB)
     }
 }

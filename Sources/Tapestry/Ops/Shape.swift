@@ -118,7 +118,7 @@ extension Kernels {
       }
     }
     let count = x.count
-    return [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+    return Kernels.array(count: count) { out in
       x.withUnsafeBufferPointer { input in
         guard count > 0, let source = input.baseAddress, let destination = out.baseAddress else {
           return
@@ -129,7 +129,6 @@ extension Kernels {
         }
         permuteCollapsed(source, destination, sizes: sizes, strides: strides)
       }
-      initialized = count
     }
   }
 

@@ -229,7 +229,7 @@ extension TruncatedBPTT {
       finalState = state.detached()
       if nextWindowOffset == window.count { nextWindowState = finalState }
       let mean = stack(losses).mean()
-      entries = Tape<Scalar>.active?.entries.count ?? 0
+      entries = Tape<Scalar>.active?.entryCount ?? 0
       return mean
     }
     update(

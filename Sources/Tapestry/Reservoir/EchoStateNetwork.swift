@@ -82,6 +82,14 @@ public struct EchoStateNetwork<Scalar: TensorScalar> {
   /// Needs the reservoir's external inputs and its feedback each to be either absent or of size
   /// O; traps, naming the sizes, otherwise.
   public func generate(steps: Int, from state: Tensor<Scalar>) -> Tensor<Scalar> {
+    generate(steps: steps, from: state, kernel: reservoir.stepKernel())
+  }
+
+  /// ``generate(steps:from:)`` with the reservoir's step kernel already built (building it
+  /// converts W to its sparse forms, which many short runs should do once).
+  func generate(steps: Int, from state: Tensor<Scalar>, kernel: ReservoirStepKernel<Scalar>)
+    -> Tensor<Scalar>
+  {
     let o = outputSize
     precondition(
       (reservoir.externalInputSize == 0 || reservoir.externalInputSize == o)
@@ -93,7 +101,6 @@ public struct EchoStateNetwork<Scalar: TensorScalar> {
       "EchoStateNetwork.generate: state shape \(state.shape) does not match "
         + "[\(reservoir.hiddenSize)]")
     precondition(steps >= 0, "EchoStateNetwork.generate: steps \(steps) is negative")
-    let kernel = reservoir.stepKernel()
     let weight = withoutDerivative(at: readout.weight.value).scalars
     let bias = readout.bias.map { withoutDerivative(at: $0.value).scalars }
     let n = reservoir.hiddenSize

@@ -17,7 +17,7 @@ public func normalizedMeanSquaredError<Scalar>(
   for (p, t) in zip(predictions.scalars, targets.scalars) {
     squaredError += (Double(p) - Double(t)) * (Double(p) - Double(t))
   }
-  return squaredError / count / variance(targets.scalars.map { Double($0) })
+  return squaredError / count / populationVariance(targets.scalars.map { Double($0) })
 }
 
 /// √NMSE: the root mean squared error over the standard deviation of `targets`, the measure of
@@ -29,7 +29,7 @@ public func normalizedRootMeanSquaredError<Scalar>(
 }
 
 /// The population variance (divisor n) of `values`, computed about the mean in two passes.
-public func variance(_ values: [Double]) -> Double {
+public func populationVariance(_ values: [Double]) -> Double {
   guard !values.isEmpty else { return 0 }
   let mean = values.reduce(0, +) / Double(values.count)
   return values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
@@ -61,11 +61,13 @@ extension EchoStateNetwork {
   ) -> FreeRunEvaluation {
     precondition(outputSize == 1, "freeRunEvaluation: needs one output, not \(outputSize)")
     var squaredErrors = [Double](repeating: 0, count: horizon)
+    let kernel = reservoir.stepKernel()
     for start in starts {
       precondition(
         start >= 0 && start < states.shape[0] && start + horizon < signal.count,
         "freeRunEvaluation: start \(start) needs states and \(horizon) signal values after it")
-      let predictions = generate(steps: horizon, from: states.select(start, alongAxis: 0))
+      let predictions = generate(
+        steps: horizon, from: states.select(start, alongAxis: 0), kernel: kernel)
       for h in 0..<horizon {
         let error = Double(predictions.scalars[h]) - signal[start + h + 1]
         squaredErrors[h] += error * error

@@ -104,7 +104,7 @@ public struct MackeyGlassExperiment: Sendable {
     let (freeRun, freeRunSeconds) = timed {
       network.freeRunEvaluation(
         states: later, signal: Array(u[trainEnd...]), starts: starts, horizon: horizon,
-        variance: variance(testTargets))
+        variance: populationVariance(testTargets))
     }
     let long = network.generate(
       steps: longFreeRunSteps, from: later.select(validation, alongAxis: 0)
@@ -134,13 +134,15 @@ public struct NARMA10Experiment: Sendable {
   /// Washout, training and test lengths.
   public var lengths = (washout: 200, train: 2000, test: 2000)
 
-  /// N = 50 units, spectral radius 0.9, leak 1 (no leak), input scaling 0.2, bias scaling 0.1,
-  /// density 0.1 and λ = 1e-8: chosen on a separate validation series.
+  /// N = 50 units, fully connected (density 1), spectral radius 0.9, leak 1 (no leak), input
+  /// scaling 0.05, bias scaling 0.1 and λ = 1e-8: the best of a small grid (spectral radius,
+  /// input and bias scaling, density, λ) on separate series, averaged over 5 seeds.
   public init(size: Int = 50, seed: UInt64 = 1) {
     configuration = ReservoirConfiguration(size: size, inputSize: 1)
     configuration.spectralRadius = 0.9
+    configuration.density = 1
     configuration.leakRate = 1
-    configuration.inputScaling = 0.2
+    configuration.inputScaling = 0.05
     configuration.biasScaling = 0.1
     ridge = 1e-8
     self.seed = seed

@@ -100,42 +100,48 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
       matrix.nonzeroCount >= Self.parallelThreshold
       ? Swift.max(1, Swift.min(ComputeSettings.threads, n / 64)) : 1
     var next = [Scalar](repeating: 0, count: n)
-    inputs.withUnsafeBufferPointer { inputs in
-      matrix.withUnsafeStorage { storage in
-        inputWeight.withUnsafeBufferPointer { inputWeight in
-          feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
-            bias.withUnsafeBufferPointer { bias in
-              let weights = StepWeights(
-                storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
-                bias: bias, leakRate: leakRate, spectralScale: spectralScale,
-                inputScale: inputScale, externalInputSize: externalInputSize,
-                feedbackSize: feedbackSize, ellpack: ellpack)
-              for step in 0..<steps {
-                let row = UnsafeBufferPointer(
-                  rebasing: inputs[(step * width)..<((step + 1) * width)])
-                state.withUnsafeBufferPointer { x in
-                  next.withUnsafeMutableBufferPointer { out in
-                    let buffers = StepBuffers(state: x, input: row, next: out)
-                    if parts == 1 {
-                      weights.update(rows: 0..<n, buffers)
-                    } else {
-                      // Split at multiples of 8 rows, the SELL-8 slices.
-                      let slices = (n + 7) / 8
-                      DispatchQueue.concurrentPerform(iterations: parts) { part in
-                        let lower = 8 * (slices * part / parts)
-                        let upper = Swift.min(n, 8 * (slices * (part + 1) / parts))
-                        weights.update(rows: lower..<upper, buffers)
+    var scratch = [Scalar](repeating: 0, count: n)
+    let rowOrder = ellpack?.rowOrder ?? (0..<n).map { Int32($0) }
+    rowOrder.withUnsafeBufferPointer { rowOrder in
+      inputs.withUnsafeBufferPointer { inputs in
+        matrix.withUnsafeStorage { storage in
+          inputWeight.withUnsafeBufferPointer { inputWeight in
+            feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
+              bias.withUnsafeBufferPointer { bias in
+                let weights = StepWeights(
+                  storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
+                  bias: bias, leakRate: leakRate, spectralScale: spectralScale,
+                  inputScale: inputScale, externalInputSize: externalInputSize,
+                  feedbackSize: feedbackSize, ellpack: ellpack, rowOrder: rowOrder)
+                for step in 0..<steps {
+                  let row = UnsafeBufferPointer(
+                    rebasing: inputs[(step * width)..<((step + 1) * width)])
+                  state.withUnsafeBufferPointer { x in
+                    next.withUnsafeMutableBufferPointer { out in
+                      scratch.withUnsafeMutableBufferPointer { scratch in
+                        let buffers = StepBuffers(state: x, input: row, next: out, scratch: scratch)
+                        if parts == 1 {
+                          weights.update(positions: 0..<n, buffers)
+                        } else {
+                          // Split at multiples of 8 rows, the SELL-8 slices.
+                          let slices = (n + 7) / 8
+                          DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            let lower = 8 * (slices * part / parts)
+                            let upper = Swift.min(n, 8 * (slices * (part + 1) / parts))
+                            weights.update(positions: lower..<upper, buffers)
+                          }
+                        }
                       }
                     }
                   }
-                }
-                if noisy {
-                  for i in 0..<n {
-                    next[i] = next[i] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
+                  if noisy {
+                    for i in 0..<n {
+                      next[i] = next[i] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
+                    }
                   }
+                  swap(&state, &next)
+                  state.withUnsafeBufferPointer { visit(step, $0) }
                 }
-                swap(&state, &next)
-                state.withUnsafeBufferPointer { visit(step, $0) }
               }
             }
           }
@@ -153,6 +159,8 @@ struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
   let input: UnsafeBufferPointer<Scalar>
   /// xₜ, `[N]`, written.
   let next: UnsafeMutableBufferPointer<Scalar>
+  /// `[N]` pre-activations, in the order of ``StepWeights/rowOrder``.
+  let scratch: UnsafeMutableBufferPointer<Scalar>
 }
 
 /// The read-only weights and scalars of a step, shared by the threads.
@@ -167,40 +175,48 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
   let externalInputSize: Int
   let feedbackSize: Int
   let ellpack: SlicedEllpackMatrix?
+  /// The row at each position: SELL-8's length-sorted order, or the identity for CSR.
+  let rowOrder: UnsafeBufferPointer<Int32>
 
-  /// xₜ for `rows` (which start at a multiple of 8): `next[i] = (1 − α)·x[i] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
+  /// xₜ for the rows at `positions` (a range starting at a multiple of 8) of ``rowOrder``:
+  /// `next[i] = (1 − α)·x[i] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
   @inline(__always)
-  func update(rows: Range<Int>, _ buffers: StepBuffers<Scalar>) {
-    let (x, input, out) = (buffers.state, buffers.input, buffers.next)
+  func update(positions: Range<Int>, _ buffers: StepBuffers<Scalar>) {
+    let (x, input, out, scratch) = (buffers.state, buffers.input, buffers.next, buffers.scratch)
     let inputs = externalInputSize
     if let ellpack, Scalar.self == Double.self {
       ellpack.multiply(
-        slices: (rows.lowerBound / 8)..<((rows.upperBound + 7) / 8),
+        slices: (positions.lowerBound / 8)..<((positions.upperBound + 7) / 8),
         UnsafeBufferPointer(
           start: UnsafeRawPointer(x.baseAddress)?.assumingMemoryBound(to: Double.self),
           count: x.count),
         into: UnsafeMutableBufferPointer(
-          start: UnsafeMutableRawPointer(out.baseAddress)?.assumingMemoryBound(to: Double.self),
-          count: out.count))
+          start: UnsafeMutableRawPointer(scratch.baseAddress)?.assumingMemoryBound(
+            to: Double.self),
+          count: scratch.count))
     } else {
-      for i in rows { out[i] = storage.rowDot(i, x) }
+      for k in positions { scratch[k] = storage.rowDot(Int(rowOrder[k]), x) }
     }
-    for i in rows {
+    for k in positions {
+      let i = Int(rowOrder[k])
       var drive: Scalar = 0
-      for k in 0..<inputs { drive += inputWeight[i * inputs + k] * input[k] }
-      var pre = out[i] * spectralScale + drive * inputScale + bias[i]
+      for j in 0..<inputs { drive += inputWeight[i * inputs + j] * input[j] }
+      var pre = scratch[k] * spectralScale + drive * inputScale + bias[i]
       if feedbackSize > 0 {
         var feedback: Scalar = 0
-        for k in 0..<feedbackSize {
-          feedback += feedbackWeight[i * feedbackSize + k] * input[inputs + k]
+        for j in 0..<feedbackSize {
+          feedback += feedbackWeight[i * feedbackSize + j] * input[inputs + j]
         }
         pre = pre + feedback
       }
-      out[i] = pre
+      scratch[k] = pre
     }
-    tanhInPlace(UnsafeMutableBufferPointer(rebasing: out[rows]))
+    tanhInPlace(UnsafeMutableBufferPointer(rebasing: scratch[positions]))
     let keep = 1 - leakRate
-    for i in rows { out[i] = keep * x[i] + leakRate * out[i] }
+    for k in positions {
+      let i = Int(rowOrder[k])
+      out[i] = keep * x[i] + leakRate * scratch[k]
+    }
   }
 }
 

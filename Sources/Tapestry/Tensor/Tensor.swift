@@ -57,8 +57,15 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   /// A tensor of the given shape with every element equal to `value`.
   @inlinable
   public init(repeating value: Scalar, shape: [Int]) {
-    self.init(shape: shape, scalars: [Scalar](repeating: value, count: shape.reduce(1, *)))
+    // `Array(repeatElement:count:)` specialises its allocation; `[Scalar](repeating:count:)`
+    // looks the array type up at run time, which costs more than filling a small tensor.
+    self.init(shape: shape, scalars: Array(repeatElement(value, count: shape.reduce(1, *))))
   }
+
+  /// An empty rank-0 tensor standing in where a value is required but none is held; it
+  /// allocates nothing.
+  @inlinable
+  static var placeholder: Tensor { Tensor(uncheckedShape: [], scalars: []) }
 
   /// A tensor of zeros.
   @inlinable
@@ -98,6 +105,29 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
   /// Whether this tensor was recorded on a tape (it is a variable or depends on one).
   @inlinable public var isRecorded: Bool { node != nil }
+
+  /// Adds `other`, of the same shape, element by element into this tensor's buffer (copying
+  /// the buffer first only if another tensor shares it); the result is a constant.
+  @inlinable
+  mutating func add(_ other: Tensor) {
+    node = nil
+    let width = Scalar.Vector.scalarCount
+    other.elements.withUnsafeBufferPointer { source in
+      elements.withUnsafeMutableBufferPointer { target in
+        let n = target.count
+        var i = 0
+        while i + width <= n {
+          (Scalar.Vector(target[i..<(i + width)]) + Scalar.Vector(source[i..<(i + width)]))
+            .storeUnaligned(to: target, at: i)
+          i += width
+        }
+        while i < n {
+          target[i] += source[i]
+          i += 1
+        }
+      }
+    }
+  }
 
   /// The flat row-major offset of a multi-index; traps with the shape when out of range.
   @inlinable
