@@ -15,6 +15,8 @@ enum Command: Equatable {
   case vanishing(arguments: [String])
   /// Run `graph` with the arguments that follow it, which it parses itself.
   case graph(arguments: [String])
+  /// Run `esn` with the arguments that follow it, which it parses itself.
+  case esn(arguments: [String])
   /// Run the benchmarks with the arguments that follow `bench`, which it parses itself.
   case bench(arguments: [String])
   /// Run `train` with the arguments that follow it, which it parses itself.
@@ -57,6 +59,7 @@ enum Usage {
       demo        the story of gradients through time, written as an HTML report with plots
       vanishing   gradient norms through time for one recurrent cell, with a verdict and a plot
       graph       the unrolled graph of a recurrent cell after backward, as Graphviz DOT
+      esn         echo state networks on Mackey-Glass or NARMA-10
       train       train a recurrent model on the adding, copy or character-level text task
       bench       time the anchor workloads W0–W6 (matmul, recurrent training, per-op)
 
@@ -78,6 +81,8 @@ func runTapestry(_ arguments: [String]) -> Int32 {
       try VanishingCommand.run(arguments: arguments)
     case .graph(let arguments):
       try GraphCommand.run(arguments: arguments)
+    case .esn(let arguments):
+      try ESNCommand.run(arguments: arguments)
     case .train(let arguments):
       try TrainCommand.run(arguments: arguments)
     case .bench(let arguments):
@@ -111,6 +116,8 @@ func parseCommandLine(_ arguments: [String]) throws(CommandLineError) -> Command
     return .vanishing(arguments: rest)
   case "graph":
     return .graph(arguments: rest)
+  case "esn":
+    return .esn(arguments: rest)
   case "train":
     return .train(arguments: rest)
   case "bench":

@@ -13,6 +13,7 @@ import Testing
       (["demo", "--steps", "5"], .demo(arguments: ["--steps", "5"])),
       (["vanishing", "--cell", "gru"], .vanishing(arguments: ["--cell", "gru"])),
       (["graph"], .graph(arguments: [])),
+      (["esn", "narma10"], .esn(arguments: ["narma10"])),
       (["train", "--task", "copy"], .train(arguments: ["--task", "copy"])),
       (["--help"], .help(Usage.main)),
     ])

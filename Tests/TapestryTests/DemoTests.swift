@@ -8,7 +8,7 @@ import Testing
   static let tiny = Demo.Scale(
     hidden: 4, flowSteps: 5, remedyLength: 4, remedyIterations: 3,
     echo: DelayedEcho(delay: 2, length: 6, batchSize: 2), echoBatches: 2, addingLength: 4,
-    addingIterations: 3)
+    addingIterations: 3, reservoirSize: 10, reservoirTraining: 200)
 
   @Test func reportHasEveryFigureAsWellFormedSVG() throws {
     let directory = FileManager.default.temporaryDirectory

@@ -41,6 +41,8 @@ extension Tape {
   public func graphviz(
     name: String = "tape", clusters: [GraphvizCluster] = [], gradientNorms: [Double?] = []
   ) -> String {
+    // One snapshot of the entries: reading them is not free on every version of the tape.
+    let entries = self.entries
     func norm(_ position: Int) -> Double? {
       position < gradientNorms.count ? gradientNorms[position] : nil
     }
@@ -92,6 +94,7 @@ extension Tape {
   public func gradientNormsOfEveryEntry(from output: Tensor<Scalar>, seed: Tensor<Scalar>? = nil)
     -> [Double?]
   {
+    let entries = self.entries
     var norms = [Double?](repeating: nil, count: entries.count)
     for (position, entry) in entries.enumerated() {
       addGradientHook(to: entry.output) { gradient in

@@ -52,7 +52,8 @@ public final class GradientFlowRecorder: @unchecked Sendable {
   /// Adds a slot to `label`'s series and a hook that fills it, when `tensor` is recorded on the
   /// tape that is recording now; otherwise there is no gradient to read and nothing happens.
   func register<Scalar>(_ tensor: Tensor<Scalar>, as label: String) {
-    guard let tape = Tape<Scalar>.active, tape.isRecording, tape.index(of: tensor) != nil else {
+    guard let tape = Tape<Scalar>.active, tape.isRecording, tape.recordedPosition(of: tensor) != nil
+    else {
       return
     }
     if series[label] == nil { order.append(label) }

@@ -26,7 +26,7 @@ public func jacobianNormsThroughTime<Cell: RecurrentCell>(
     rows = Array(repeating: [], count: hiddens.count)
     for (t, hidden) in hiddens.enumerated() {
       precondition(
-        tape.index(of: hidden) != nil,
+        tape.recordedPosition(of: hidden) != nil,
         "jacobianNormsThroughTime: \(Cell.cellName) has no trainable parameter to record through")
       tape.addGradientHook(to: hidden) { gradient in
         rows[t].append(gradient)

@@ -1,7 +1,7 @@
 /// The unrolled graph of `cell` over `inputs` (`[T, B, inputSize]`, a few steps) as Graphviz DOT
 /// after a backward pass of `loss`: one cluster per time step (`cluster_t1` … `cluster_tT`), plus
-/// the watched parameters and the loss; op names and shapes on the nodes; edges coloured by the
-/// size of the gradient of the tensor they carry (see
+/// the watched parameters, and the stacked outputs with the loss; op names and shapes on the
+/// nodes; edges coloured by the size of the gradient of the tensor they carry (see
 /// ``Tape/graphviz(name:clusters:gradientNorms:)``).
 ///
 /// The time step of an entry comes from the tape positions of the states `unroll` returns: step
@@ -20,14 +20,16 @@ public func unrolledGraphviz<Cell: RecurrentCell>(
     var clusters = [GraphvizCluster(id: "parameters", label: "parameters", entries: 0..<start)]
     var lower = start
     for (t, state) in sequence.states.enumerated() {
-      let end = state.probedTensors.compactMap { tape.index(of: $0.tensor) }.max() ?? lower - 1
+      let end =
+        state.probedTensors.compactMap { tape.recordedPosition(of: $0.tensor) }.max() ?? lower - 1
       let upper = Swift.max(end + 1, lower)
       clusters.append(
         GraphvizCluster(id: "t\(t + 1)", label: "t = \(t + 1)", entries: lower..<upper))
       lower = upper
     }
     let value = loss(sequence)
-    clusters.append(GraphvizCluster(id: "loss", label: "loss", entries: lower..<tape.entryCount))
+    clusters.append(
+      GraphvizCluster(id: "loss", label: "outputs and loss", entries: lower..<tape.entryCount))
     return (value, clusters)
   }
   let norms = tape.gradientNormsOfEveryEntry(from: value)

@@ -62,13 +62,14 @@ public struct Heatmap: Figure, Sendable {
 
     var document = SVGDocument(width: width, height: height)
     document.text(title, x: (left + right) / 2, y: 22, anchor: "middle", size: 15, weight: "bold")
+    // Crisp edges and a hair of overlap: anti-aliased cell edges would show as seams.
+    document.add("<g shape-rendering=\"crispEdges\">")
     for (row, rowData) in values.enumerated() {
       for (column, value) in rowData.enumerated() {
         let fill = colourable(value) ? viridis(bar.fraction(value)) : "#bbbbbb"
-        // A hair of overlap hides the seams anti-aliasing would draw between cells.
         document.rect(
           x: left + Double(column) * cellWidth, y: top + Double(row) * cellHeight,
-          width: cellWidth + 0.3, height: cellHeight + 0.3, fill: fill)
+          width: cellWidth + 0.5, height: cellHeight + 0.5, fill: fill)
       }
     }
     document.rect(
@@ -94,9 +95,10 @@ public struct Heatmap: Figure, Sendable {
       let fraction = (Double(band) + 0.5) / Double(bands)
       let y = bottom - Double(band + 1) * (bottom - top) / Double(bands)
       document.rect(
-        x: barLeft, y: y, width: barWidth, height: (bottom - top) / Double(bands) + 0.3,
+        x: barLeft, y: y, width: barWidth, height: (bottom - top) / Double(bands) + 0.5,
         fill: viridis(fraction))
     }
+    document.add("</g>")
     document.rect(
       x: barLeft, y: top, width: barWidth, height: bottom - top, fill: "none", stroke: "#444")
     for tick in bar.ticks {
@@ -108,7 +110,8 @@ public struct Heatmap: Figure, Sendable {
     let hidden = values.joined().count - shown.count
     let caption = valueLabel + (hidden > 0 ? " (grey: \(hidden) not shown)" : "")
     document.text(
-      caption, x: barLeft - 6, y: (top + bottom) / 2, anchor: "middle", size: 12, rotation: -90)
+      caption, x: barLeft + barWidth + 56, y: (top + bottom) / 2, anchor: "middle", size: 12,
+      rotation: 90)
     return document.text
   }
 

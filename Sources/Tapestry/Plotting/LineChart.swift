@@ -71,13 +71,14 @@ public struct LineChart: Figure, Sendable {
     x.isFinite && y.isFinite && (yScale == .linear || y > 0)
   }
 
-  /// The legend entry of `series`: its name, and what was left out.
-  private func legendText(_ series: Series) -> String {
+  /// What the legend says was left out of `series`, if anything: `(no data)`, or how many
+  /// points were skipped and why.
+  private func legendNote(_ series: Series) -> String? {
     let skipped = zip(series.x, series.y).filter { !drawable($0, $1) }.count
-    if series.x.isEmpty || skipped == series.x.count { return series.name + " (no data)" }
-    guard skipped > 0 else { return series.name }
+    if series.x.isEmpty || skipped == series.x.count { return "(no data)" }
+    guard skipped > 0 else { return nil }
     let reason = yScale == .log ? "not finite or ≤ 0" : "not finite"
-    return series.name + " (\(skipped) skipped: \(reason))"
+    return "(\(skipped) skipped: \(reason))"
   }
 
   /// The chart as a standalone SVG document.
@@ -106,6 +107,7 @@ public struct LineChart: Figure, Sendable {
     document.text(xLabel, x: (left + right) / 2, y: height - 14, anchor: "middle", size: 13)
     document.text(yLabel, x: 18, y: (top + bottom) / 2, anchor: "middle", size: 13, rotation: -90)
 
+    var legendY = top + 8
     for (index, line) in series.enumerated() {
       let color = seriesColors[index % seriesColors.count]
       var segment: [(x: Double, y: Double)] = []
@@ -121,10 +123,15 @@ public struct LineChart: Figure, Sendable {
         if drawable(x, y) { segment.append((px(x), py(y))) } else { flush() }
       }
       flush()
-      let legendY = top + 8 + Double(index) * 20
       document.line(
         x1: right + 14, y1: legendY, x2: right + 36, y2: legendY, stroke: color, width: 3)
-      document.text(legendText(line), x: right + 42, y: legendY + 4, size: 11)
+      document.text(line.name, x: right + 42, y: legendY + 4, size: 11)
+      legendY += 20
+      // The note goes on a line of its own, so that it fits beside the chart.
+      if let note = legendNote(line) {
+        document.text(note, x: right + 42, y: legendY, size: 10, fill: "#666")
+        legendY += 14
+      }
     }
     return document.text
   }

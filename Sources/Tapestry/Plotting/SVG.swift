@@ -61,25 +61,26 @@ struct SVGDocument {
   /// for plain text.
   mutating func text(
     markup: String, x: Double, y: Double, anchor: String = "start", size: Double = 12,
-    rotation: Double = 0, weight: String = "normal"
+    rotation: Double = 0, weight: String = "normal", fill: String = "#222"
   ) {
     let transform =
       rotation == 0
       ? "" : " transform=\"rotate(\(Self.number(rotation)) \(Self.number(x)) \(Self.number(y)))\""
     add(
       "<text x=\"\(Self.number(x))\" y=\"\(Self.number(y))\" text-anchor=\"\(anchor)\" "
-        + "font-size=\"\(Self.number(size))\" font-weight=\"\(weight)\"\(transform)>"
+        + "font-size=\"\(Self.number(size))\" font-weight=\"\(weight)\" fill=\"\(fill)\""
+        + "\(transform)>"
         + "\(markup)</text>")
   }
 
   /// Plain text, escaped.
   mutating func text(
     _ plain: String, x: Double, y: Double, anchor: String = "start", size: Double = 12,
-    rotation: Double = 0, weight: String = "normal"
+    rotation: Double = 0, weight: String = "normal", fill: String = "#222"
   ) {
     text(
       markup: escapedForXML(plain), x: x, y: y, anchor: anchor, size: size, rotation: rotation,
-      weight: weight)
+      weight: weight, fill: fill)
   }
 
   mutating func polyline(_ points: [(x: Double, y: Double)], stroke: String, width: Double = 1.8) {
