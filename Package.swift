@@ -53,6 +53,13 @@ let package = Package(
       name: "CustomCell", dependencies: ["Tapestry"], path: "Examples/CustomCell"),
     .executableTarget(
       name: "AddingProblem", dependencies: ["Tapestry"], path: "Examples/AddingProblem"),
+    .executableTarget(
+      name: "MackeyGlass", dependencies: ["Tapestry"], path: "Examples/MackeyGlass"),
+    .executableTarget(
+      name: "NARMA10", dependencies: ["Tapestry"], path: "Examples/NARMA10"),
+    .executableTarget(
+      name: "DifferentiableReservoir", dependencies: ["Tapestry"],
+      path: "Examples/DifferentiableReservoir"),
     .testTarget(
       name: "TapestryTests",
       // TapestryCLI: the command-line parser is unit-tested (SwiftPM links an executable target

@@ -1,0 +1,228 @@
+// The fast path of a reservoir: states for a whole sequence without the tape. Each step is one
+// sparse matrix-vector product, the input drive, a vectorised tanh and the leaky update, over
+// plain buffers; with two or more threads the rows are split between them (the reservoir's rows
+// are independent within a step). The arithmetic is that of `ReservoirCell.callAsFunction` in
+// the same order, so both paths agree to rounding (the products sum in a different order).
+
+import Dispatch
+
+/// States harvested from a reservoir by ``ReservoirCell/harvest(_:initialState:washout:)``.
+public struct ReservoirStates<Scalar: TensorScalar>: Sendable {
+  /// The state after each step from `washout` on, `[T − washout, N]`: row r is x_{washout + r}.
+  public let states: Tensor<Scalar>
+  /// The state after the last step, `[N]`: where to continue the sequence from.
+  public let finalState: Tensor<Scalar>
+}
+
+extension ReservoirCell {
+  /// Runs the reservoir over a whole sequence without recording, returning the states after the
+  /// washout; the same states as ``unroll(_:inputs:initialState:batchFirst:)`` with a batch of
+  /// one, many times faster.
+  ///
+  /// - Parameters:
+  ///   - inputs: `[T, inputSize]`, row t being `[uₜ, yₜ₋₁]` (teacher forcing supplies the
+  ///     previous target as yₜ₋₁).
+  ///   - initialState: x₋₁, `[N]`; zeros by default.
+  ///   - washout: the number of initial states to discard (they still depend on the arbitrary
+  ///     initial state); in `0..<T`.
+  ///
+  /// W is read as a ``SparseMatrix`` (zeros skipped), so a dense reservoir gives the same states,
+  /// only slower. State noise is drawn as on the tape, while ``LearningPhase/training``. Traps,
+  /// naming the shapes or values, on a wrong input or state shape or a washout outside `0..<T`.
+  public func harvest(
+    _ inputs: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, washout: Int = 0
+  ) -> ReservoirStates<Scalar> {
+    precondition(
+      inputs.rank == 2 && inputs.shape[1] == inputSize,
+      "ReservoirCell.harvest: inputs shape \(inputs.shape) does not match [T, inputSize "
+        + "\(inputSize)]")
+    let steps = inputs.shape[0]
+    precondition(
+      washout >= 0 && washout < steps,
+      "ReservoirCell.harvest: washout \(washout) is outside 0..<\(steps) (the sequence length)")
+    if let initialState {
+      precondition(
+        initialState.shape == [hiddenSize],
+        "ReservoirCell.harvest: initialState shape \(initialState.shape) does not match "
+          + "[\(hiddenSize)]")
+    }
+    var state = initialState?.scalars ?? [Scalar](repeating: 0, count: hiddenSize)
+    let kept = steps - washout
+    let n = hiddenSize
+    let noisy = stateNoise > 0 && LearningPhase.current == .training
+    let kernel = stepKernel()
+    let states = [Scalar](unsafeUninitializedCapacity: kept * n) { out, initialized in
+      kernel.run(inputs.scalars, steps: steps, state: &state, noisy: noisy) { step, x in
+        guard step >= washout else { return }
+        let offset = (step - washout) * n
+        for i in 0..<n { out[offset + i] = x[i] }
+      }
+      initialized = kept * n
+    }
+    return ReservoirStates(
+      states: Tensor(shape: [kept, n], scalars: states), finalState: Tensor(state))
+  }
+}
+
+/// One reservoir's parameters as plain arrays, and the update written over raw buffers.
+struct ReservoirStepKernel<Scalar: TensorScalar> {
+  let matrix: SparseMatrix<Scalar>
+  /// `[N, externalInputSize]`, row-major.
+  let inputWeight: [Scalar]
+  /// `[N, feedbackSize]`, row-major (empty without feedback).
+  let feedbackWeight: [Scalar]
+  let bias: [Scalar]
+  let leakRate: Scalar
+  let spectralScale: Scalar
+  let inputScale: Scalar
+  let externalInputSize: Int
+  let feedbackSize: Int
+  let stateNoise: Scalar
+  let noise: ReservoirNoise
+  /// W in SELL-8 form, for Double reservoirs (the vectorised product needs 8 Double lanes).
+  let ellpack: SlicedEllpackMatrix?
+
+  /// Below this many stored weights a step is too short (a few microseconds) to pay for waking
+  /// a second thread.
+  static var parallelThreshold: Int { 1 << 16 }
+
+  /// Runs `steps` steps over `inputs` (`steps` rows of `externalInputSize + feedbackSize`),
+  /// updating `state` in place and calling `visit(t, xₜ)` after every step.
+  @_specialize(where Scalar == Double)
+  @_specialize(where Scalar == Float)
+  func run(
+    _ inputs: [Scalar], steps: Int, state: inout [Scalar], noisy: Bool,
+    visit: (Int, UnsafeBufferPointer<Scalar>) -> Void
+  ) {
+    let n = matrix.rows
+    let width = externalInputSize + feedbackSize
+    let parts =
+      matrix.nonzeroCount >= Self.parallelThreshold
+      ? Swift.max(1, Swift.min(ComputeSettings.threads, n / 64)) : 1
+    var next = [Scalar](repeating: 0, count: n)
+    inputs.withUnsafeBufferPointer { inputs in
+      matrix.withUnsafeStorage { storage in
+        inputWeight.withUnsafeBufferPointer { inputWeight in
+          feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
+            bias.withUnsafeBufferPointer { bias in
+              let weights = StepWeights(
+                storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
+                bias: bias, leakRate: leakRate, spectralScale: spectralScale,
+                inputScale: inputScale, externalInputSize: externalInputSize,
+                feedbackSize: feedbackSize, ellpack: ellpack)
+              for step in 0..<steps {
+                let row = UnsafeBufferPointer(
+                  rebasing: inputs[(step * width)..<((step + 1) * width)])
+                state.withUnsafeBufferPointer { x in
+                  next.withUnsafeMutableBufferPointer { out in
+                    let buffers = StepBuffers(state: x, input: row, next: out)
+                    if parts == 1 {
+                      weights.update(rows: 0..<n, buffers)
+                    } else {
+                      // Split at multiples of 8 rows, the SELL-8 slices.
+                      let slices = (n + 7) / 8
+                      DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        let lower = 8 * (slices * part / parts)
+                        let upper = Swift.min(n, 8 * (slices * (part + 1) / parts))
+                        weights.update(rows: lower..<upper, buffers)
+                      }
+                    }
+                  }
+                }
+                if noisy {
+                  for i in 0..<n {
+                    next[i] = next[i] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
+                  }
+                }
+                swap(&state, &next)
+                state.withUnsafeBufferPointer { visit(step, $0) }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// The buffers one step reads and writes; the threads of a step write disjoint rows of `next`.
+struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
+  /// xₜ₋₁, `[N]`.
+  let state: UnsafeBufferPointer<Scalar>
+  /// `[uₜ, yₜ₋₁]`.
+  let input: UnsafeBufferPointer<Scalar>
+  /// xₜ, `[N]`, written.
+  let next: UnsafeMutableBufferPointer<Scalar>
+}
+
+/// The read-only weights and scalars of a step, shared by the threads.
+struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
+  let storage: CSRStorage<Scalar>
+  let inputWeight: UnsafeBufferPointer<Scalar>
+  let feedbackWeight: UnsafeBufferPointer<Scalar>
+  let bias: UnsafeBufferPointer<Scalar>
+  let leakRate: Scalar
+  let spectralScale: Scalar
+  let inputScale: Scalar
+  let externalInputSize: Int
+  let feedbackSize: Int
+  let ellpack: SlicedEllpackMatrix?
+
+  /// xₜ for `rows` (which start at a multiple of 8): `next[i] = (1 − α)·x[i] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
+  @inline(__always)
+  func update(rows: Range<Int>, _ buffers: StepBuffers<Scalar>) {
+    let (x, input, out) = (buffers.state, buffers.input, buffers.next)
+    let inputs = externalInputSize
+    if let ellpack, Scalar.self == Double.self {
+      ellpack.multiply(
+        slices: (rows.lowerBound / 8)..<((rows.upperBound + 7) / 8),
+        UnsafeBufferPointer(
+          start: UnsafeRawPointer(x.baseAddress)?.assumingMemoryBound(to: Double.self),
+          count: x.count),
+        into: UnsafeMutableBufferPointer(
+          start: UnsafeMutableRawPointer(out.baseAddress)?.assumingMemoryBound(to: Double.self),
+          count: out.count))
+    } else {
+      for i in rows { out[i] = storage.rowDot(i, x) }
+    }
+    for i in rows {
+      var drive: Scalar = 0
+      for k in 0..<inputs { drive += inputWeight[i * inputs + k] * input[k] }
+      var pre = out[i] * spectralScale + drive * inputScale + bias[i]
+      if feedbackSize > 0 {
+        var feedback: Scalar = 0
+        for k in 0..<feedbackSize {
+          feedback += feedbackWeight[i * feedbackSize + k] * input[inputs + k]
+        }
+        pre = pre + feedback
+      }
+      out[i] = pre
+    }
+    tanhInPlace(UnsafeMutableBufferPointer(rebasing: out[rows]))
+    let keep = 1 - leakRate
+    for i in rows { out[i] = keep * x[i] + leakRate * out[i] }
+  }
+}
+
+/// tanh of every element, a whole `Scalar.Vector` at a time (``Kernels/VectorMath``); the tail
+/// is padded, so each value is the same wherever it sits.
+@inline(__always)
+func tanhInPlace<Scalar: TensorScalar>(_ buffer: UnsafeMutableBufferPointer<Scalar>) {
+  guard let base = buffer.baseAddress else { return }
+  let width = Scalar.Vector.scalarCount
+  let raw = UnsafeMutableRawPointer(base)
+  let stride = MemoryLayout<Scalar>.stride
+  var i = 0
+  while i + width <= buffer.count {
+    let lanes = raw.loadUnaligned(fromByteOffset: i * stride, as: Scalar.Vector.self)
+    raw.storeBytes(
+      of: Kernels.VectorMath.tanh(lanes), toByteOffset: i * stride, as: Scalar.Vector.self)
+    i += width
+  }
+  if i < buffer.count {
+    var lanes = Scalar.Vector()
+    for lane in 0..<(buffer.count - i) { lanes[lane] = buffer[i + lane] }
+    let result = Kernels.VectorMath.tanh(lanes)
+    for lane in 0..<(buffer.count - i) { buffer[i + lane] = result[lane] }
+  }
+}

