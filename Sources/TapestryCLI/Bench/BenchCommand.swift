@@ -11,7 +11,7 @@ enum BenchCommand {
   /// What to measure and how.
   struct Options: Equatable {
     /// `W0` … `W6`, in the order given.
-    var workloads = ["W0", "W1", "W2", "W3", "W4", "W6"]
+    var workloads = BenchCommand.workloadNames
     /// Sizes for W1–W4 (each cell runs those of them the anchors define for it).
     var sizes: [RecurrentSize] = RecurrentSize.allCases
     /// 1 (pinned to CPU 0, one-thread products) or 2.
@@ -27,6 +27,9 @@ enum BenchCommand {
     var memory = false
   }
 
+  /// Every workload, in the default order.
+  static let workloadNames = ["W0", "W1", "W2", "W3", "W4", "W5", "W6"]
+
   static let usage = """
     usage: tapestry bench [--workloads W0,W1,...] [--sizes S,M,L] [--threads 1|2] [--quick]
                           [--json FILE] [--reference-dir DIR] [--memory]
@@ -39,6 +42,8 @@ enum BenchCommand {
           steps with the library's cell and unroll, mean squared error of all outputs, gradient
           of every parameter); sizes S (T 100, B 1, I 1, H 32), M (100, 32, 32, 128),
           L (50, 64, 128, 512); W4 has no L
+      W5  echo state network on Mackey-Glass, Double: harvest 10,100 states and ridge fit,
+          reservoir N = 500 and 2000
       W6  per-op overhead: 10,000 elementwise ops and 1,000 128x128 products with backward
 
     Every W1–W4 step is checked: its loss must match the same step computed in Double. With
@@ -46,11 +51,12 @@ enum BenchCommand {
     and |dL/dW_hh| are checked against PyTorch's. A failed check exits with status 1.
 
     options:
-      --workloads LIST   comma-separated, from W0 W1 W2 W3 W4 W6 (default all)
+      --workloads LIST   comma-separated, from W0 W1 W2 W3 W4 W5 W6 (default all)
       --sizes LIST       sizes of W1–W4, from S M L (default all)
       --threads N        1: pin the process to CPU 0 (Linux) and multiply on one thread;
                          2: two threads, no pinning (default 1)
-      --quick            S sizes, n <= 128, 1 untimed and 3 timed calls: a smoke test
+      --quick            S sizes, n <= 128, N = 100, 1 untimed and 3 timed calls (W5: 1):
+                         a smoke test
       --json FILE        also write one record per measurement to FILE
       --reference-dir D  load D/<cell>_<size>.safetensors (make_fixtures.py --out D)
       --memory           run 1,000 W1 steps per size (10 with --quick) and print the resident
@@ -110,7 +116,7 @@ enum BenchCommand {
         }
         options.threads = threads
       case "--workloads":
-        options.workloads = try list(allowed: ["W0", "W1", "W2", "W3", "W4", "W6"])
+        options.workloads = try list(allowed: workloadNames)
       case "--sizes":
         options.sizes = try list(allowed: RecurrentSize.allCases.map(\.rawValue))
           .compactMap(RecurrentSize.init(rawValue:))
@@ -163,6 +169,11 @@ enum BenchCommand {
           MatmulWorkload.run(
             plan: plan, threads: options.threads, sizes: squares,
             flopsPerCall: options.quick ? 1e8 : 3e9))
+      case "W5":
+        report(
+          ReservoirWorkload.run(
+            sizes: options.quick ? [100] : [500, 2000], threads: options.threads,
+            quick: options.quick))
       case "W6":
         report(OpsBenchmark.run(plan: plan, threads: options.threads))
       default:
@@ -227,7 +238,9 @@ enum BenchCommand {
       workload: problem.kind.workload, cell: problem.kind.rawValue, size: problem.size.rawValue,
       variant: problem.reference == nil ? "unroll, seeded" : "unroll, anchor data",
       threads: threads, medianMilliseconds: times.median, minimumMilliseconds: times.minimum,
-      reps: times.samples.count, loss: last.loss, gradientNormWh: last.gradientNormWh,
+      reps: times.samples.count,
+      processorMedianMilliseconds: times.processorMedian, loss: last.loss,
+      gradientNormWh: last.gradientNormWh,
       gigaflops: problem.nominalFlops / (times.median * 1e6))
     return (record, failures)
   }
