@@ -23,6 +23,10 @@ import Testing
     ])
     #expect(parsed == .run(expected))
     #expect(try BenchCommand.parse(["--quick", "--help"]) == .help)
+    var ops = BenchCommand.Options()
+    ops.workloads = ["W6", "W0"]
+    ops.threads = 2
+    #expect(try BenchCommand.parse(["ops", "--threads", "2"]) == .run(ops))
   }
 
   @Test(

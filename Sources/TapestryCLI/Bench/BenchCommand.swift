@@ -31,8 +31,8 @@ enum BenchCommand {
   static let workloadNames = ["W0", "W1", "W2", "W3", "W4", "W5", "W6"]
 
   static let usage = """
-    usage: tapestry bench [--workloads W0,W1,...] [--sizes S,M,L] [--threads 1|2] [--quick]
-                          [--json FILE] [--reference-dir DIR] [--memory]
+    usage: tapestry bench [ops] [--workloads W0,W1,...] [--sizes S,M,L] [--threads 1|2]
+                          [--quick] [--json FILE] [--reference-dir DIR] [--memory]
 
     The anchor workloads of ../shared/bench, timed by its rules (3 untimed calls, then 20 timed,
     fewer but at least 5 when a call is long; median and minimum), in Float:
@@ -49,6 +49,8 @@ enum BenchCommand {
     Every W1–W4 step is checked: its loss must match the same step computed in Double. With
     --reference-dir, the anchors' own data and weights are loaded where present and the loss
     and |dL/dW_hh| are checked against PyTorch's. A failed check exits with status 1.
+
+    'tapestry bench ops' is short for '--workloads W6,W0'.
 
     options:
       --workloads LIST   comma-separated, from W0 W1 W2 W3 W4 W5 W6 (default all)
@@ -73,10 +75,14 @@ enum BenchCommand {
   }
 
   /// Parses the arguments after `bench`; `--option=value` is accepted as well as
-  /// `--option value`.
+  /// `--option value`, and a leading `ops` (the command's earlier form) selects W6 and W0.
   static func parse(_ arguments: [String]) throws(CommandLineError) -> Parsed {
     var options = Options()
     var remaining = arguments[...]
+    if remaining.first == "ops" {
+      remaining = remaining.dropFirst()
+      options.workloads = ["W6", "W0"]
+    }
     while let argument = remaining.popFirst() {
       let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
       let name = parts.first ?? argument
@@ -142,6 +148,8 @@ enum BenchCommand {
   /// Runs the workloads, prints a table, writes the JSON file if asked; throws
   /// ``BenchError/mismatch(_:)`` after everything ran if any check failed.
   static func run(_ options: Options) throws {
+    // Line-buffered even into a file or pipe, so a long run shows its rows as they finish.
+    setvbuf(stdout, nil, _IOLBF, 0)
     let pinned = options.threads == 1 && ProcessFacts.pinToFirstCPU()
     ComputeSettings.threads = options.threads
     let plan = options.quick ? TimingPlan.quick : .standard
