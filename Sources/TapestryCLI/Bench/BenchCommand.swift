@@ -148,8 +148,6 @@ enum BenchCommand {
   /// Runs the workloads, prints a table, writes the JSON file if asked; throws
   /// ``BenchError/mismatch(_:)`` after everything ran if any check failed.
   static func run(_ options: Options) throws {
-    // Line-buffered even into a file or pipe, so a long run shows its rows as they finish.
-    setvbuf(stdout, nil, _IOLBF, 0)
     let pinned = options.threads == 1 && ProcessFacts.pinToFirstCPU()
     ComputeSettings.threads = options.threads
     let plan = options.quick ? TimingPlan.quick : .standard
@@ -168,6 +166,8 @@ enum BenchCommand {
     func report(_ new: [BenchRecord]) {
       for record in new { print(record.tableRow) }
       records += new
+      // Flushed row by row, so a long run into a file or pipe shows its rows as they finish.
+      fflush(nil)
     }
     for workload in options.workloads {
       switch workload {
