@@ -61,8 +61,9 @@ enum BenchCommand {
                          a smoke test
       --json FILE        also write one record per measurement to FILE
       --reference-dir D  load D/<cell>_<size>.safetensors (make_fixtures.py --out D)
-      --memory           run 1,000 W1 steps per size (10 with --quick) and print the resident
-                         set size after steps 1, 10, 100 and 1,000
+      --memory           run 1,000 W1 steps per size (10 with --quick, which here keeps the
+                         sizes given) and print the resident set size after steps 1, 10, 100
+                         and 1,000
       --help             show this text
     """
 
@@ -156,7 +157,8 @@ enum BenchCommand {
       "tapestry bench: \(ProcessFacts.cpuModel() ?? "unknown CPU"), threads \(options.threads)"
         + (pinned ? ", pinned to CPU 0" : ", not pinned"))
     if options.memory {
-      try memoryRun(sizes: sizes, steps: options.quick ? 10 : 1000)
+      // Every size asked for, even with --quick: a few L steps give its peak.
+      try memoryRun(sizes: options.sizes, steps: options.quick ? 10 : 1000)
       return
     }
     let referenceDirectory = options.referenceDirectory.map { URL(fileURLWithPath: $0) }
