@@ -397,6 +397,16 @@ internal struct MatmulProblem: Sendable {
             (row + valid).update(repeating: 0, count: tileColumns - valid)
           }
         }
+      } else if valid == tileColumns {
+        // A transposed B (the cells' weights, `h·Wᵀ`): step by step, so the panel is written
+        // contiguously while the `tileColumns` source rows, one cache line each per 16 steps,
+        // stay in L1 (measured, processor time: 32×128 · (512×128)ᵀ and 64×512 · (2048×512)ᵀ 1.2×
+        // faster than row by row).
+        let source = b + j0 * bColumnStride + depth.lowerBound
+        for p in 0..<kc {
+          let row = out + p * tileColumns
+          for s in 0..<tileColumns { row[s] = source[s * bColumnStride + p] }
+        }
       } else {
         for s in 0..<valid {
           let source = b + (j0 + s) * bColumnStride + depth.lowerBound
