@@ -55,11 +55,13 @@ struct MatmulCase: CustomTestStringConvertible, Sendable {
 }
 
 /// Shapes around the tile sizes (8 rows; 32 Float or 16 Double columns; depth blocks of 256),
-/// degenerate ones, skinny recurrent-net ones, batched and broadcast ones.
+/// degenerate ones, skinny recurrent-net ones (one row and depth one: a batch of one sequence
+/// and its weight gradient), batched and broadcast ones.
 private let valueCases: [MatmulCase] =
   [
     (1, 1, 1), (3, 5, 7), (17, 33, 65), (8, 32, 32), (9, 300, 33), (32, 128, 512), (70, 40, 130),
-    (2, 0, 3), (0, 4, 5), (130, 257, 47),
+    (2, 0, 3), (0, 4, 5), (130, 257, 47), (1, 32, 128), (1, 67, 131), (1, 300, 7),
+    (37, 1, 70), (1, 1, 33),
   ].flatMap {
     MatmulCase.all(batchA: [], batchB: [], m: $0.0, k: $0.1, n: $0.2)
   }

@@ -13,7 +13,7 @@
 /// `[3H, H]`, `bias_ih` and `bias_hh` `[3H]` (gates r, z, n); input `[B, I]`, state and output
 /// `[B, H]`. The stored properties carry PyTorch's snake_case names so that reflection names the
 /// parameters as PyTorch does.
-public struct GRUCell<Scalar: TensorScalar>: RecurrentCell {
+public struct GRUCell<Scalar: TensorScalar>: InputProjectingCell {
   // swift-format-ignore: AlwaysUseLowerCamelCase
   /// The input weights of the gates r, z, n stacked, `[3·hiddenSize, inputSize]`.
   public let weight_ih: Parameter<Scalar>
@@ -63,20 +63,26 @@ public struct GRUCell<Scalar: TensorScalar>: RecurrentCell {
     Tensor.zeros([batchSize, hiddenSize])
   }
 
-  /// One step: `input` `[B, I]` and `state` h `[B, H]` give h′ `[B, H]`, both as output and as
-  /// the next state. Traps, naming the shapes, on a wrong input or state shape.
-  public func callAsFunction(_ input: Tensor<Scalar>, _ state: Tensor<Scalar>)
+  /// The input's part of the gate pre-activations for any number of rows: `[N, I]` to
+  /// `[N, 3H]`, `x·W_ihᵀ + b_ih` (`b_hh` stays in the step: the reset gate scales its candidate
+  /// part).
+  public func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar> {
+    let projected = matmul(inputs, weight_ih.value, transposeB: true)
+    guard let inputBias = bias_ih else { return projected }
+    return projected + inputBias.value
+  }
+
+  /// One step from the projected input `[B, 3H]` (see ``projectInputs(_:)``) and `state` h
+  /// `[B, H]`: h′ `[B, H]`, both as output and as the next state. Traps, naming the shapes, on a
+  /// wrong projected input or state shape.
+  public func callAsFunction(projectedInput: Tensor<Scalar>, _ state: Tensor<Scalar>)
     -> (output: Tensor<Scalar>, state: Tensor<Scalar>)
   {
-    checkInput(input)
-    checkState(state, named: "state", batchSize: input.shape[0])
-    var fromInput = matmul(input, weight_ih.value, transposeB: true)
+    checkProjectedInput(projectedInput, width: 3 * hiddenSize)
+    checkState(state, named: "state", batchSize: projectedInput.shape[0])
     var fromState = matmul(state, weight_hh.value, transposeB: true)
-    if let inputBias = bias_ih, let hiddenBias = bias_hh {
-      fromInput = fromInput + inputBias.value
-      fromState = fromState + hiddenBias.value
-    }
-    let x = fromInput.chunked(into: 3, alongAxis: 1)
+    if let hiddenBias = bias_hh { fromState = fromState + hiddenBias.value }
+    let x = projectedInput.chunked(into: 3, alongAxis: 1)
     let h = fromState.chunked(into: 3, alongAxis: 1)
     let reset = probe(sigmoid(x[0] + h[0]), as: "gate.reset")
     let update = probe(sigmoid(x[1] + h[1]), as: "gate.update")

@@ -31,7 +31,7 @@ public struct LSTMState<Scalar: TensorScalar> {
 /// `[4H, H]`, `bias_ih` and `bias_hh` `[4H]`, peepholes `weight_ci`, `weight_cf`, `weight_co`
 /// `[H]`; input `[B, I]`, output and both state tensors `[B, H]`. The stored properties carry
 /// PyTorch's snake_case names so that reflection names the parameters as PyTorch does.
-public struct LSTMCell<Scalar: TensorScalar>: RecurrentCell {
+public struct LSTMCell<Scalar: TensorScalar>: InputProjectingCell {
   // swift-format-ignore: AlwaysUseLowerCamelCase
   /// The input weights of the four gates stacked (i, f, g, o), `[4·hiddenSize, inputSize]`.
   public let weight_ih: Parameter<Scalar>
@@ -124,20 +124,25 @@ public struct LSTMCell<Scalar: TensorScalar>: RecurrentCell {
       hidden: Tensor.zeros([batchSize, hiddenSize]), cell: Tensor.zeros([batchSize, hiddenSize]))
   }
 
-  /// One step: `input` `[B, I]` and the state (h, c) give h′ `[B, H]` as the output and (h′, c′)
-  /// as the next state. Traps, naming the shapes, on a wrong input or state shape.
-  public func callAsFunction(_ input: Tensor<Scalar>, _ state: LSTMState<Scalar>)
+  /// The input's part of the gate pre-activations for any number of rows: `[N, I]` to
+  /// `[N, 4H]`, `x·W_ihᵀ + b_ih + b_hh` (both biases, since neither depends on the state).
+  public func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar> {
+    let projected = matmul(inputs, weight_ih.value, transposeB: true)
+    guard let inputBias = bias_ih, let hiddenBias = bias_hh else { return projected }
+    return projected + (inputBias.value + hiddenBias.value)
+  }
+
+  /// One step from the projected input `[B, 4H]` (see ``projectInputs(_:)``) and the state
+  /// (h, c): h′ `[B, H]` as the output and (h′, c′) as the next state. Traps, naming the shapes,
+  /// on a wrong projected input or state shape.
+  public func callAsFunction(projectedInput: Tensor<Scalar>, _ state: LSTMState<Scalar>)
     -> (output: Tensor<Scalar>, state: LSTMState<Scalar>)
   {
-    checkInput(input)
-    checkState(state.hidden, named: "hidden state", batchSize: input.shape[0])
-    checkState(state.cell, named: "cell state", batchSize: input.shape[0])
-    var preActivations =
-      matmul(input, weight_ih.value, transposeB: true)
-      + matmul(state.hidden, weight_hh.value, transposeB: true)
-    if let inputBias = bias_ih, let hiddenBias = bias_hh {
-      preActivations = preActivations + inputBias.value + hiddenBias.value
-    }
+    checkProjectedInput(projectedInput, width: 4 * hiddenSize)
+    checkState(state.hidden, named: "hidden state", batchSize: projectedInput.shape[0])
+    checkState(state.cell, named: "cell state", batchSize: projectedInput.shape[0])
+    let preActivations =
+      projectedInput + matmul(state.hidden, weight_hh.value, transposeB: true)
     var gates = preActivations.chunked(into: 4, alongAxis: 1)
     if let inputPeephole = weight_ci, let forgetPeephole = weight_cf {
       gates[0] = gates[0] + inputPeephole.value * state.cell

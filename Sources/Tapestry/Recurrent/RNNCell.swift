@@ -9,7 +9,7 @@
 /// after properties: `cell.weight_ih` here is `weight_ih` in a checkpoint, with no mapping table.
 /// The plain RNN is the network whose gradients vanish or explode through time: the Jacobian of
 /// one step is diag(φ′)·W_hh, multiplied T times.
-public struct RNNCell<Scalar: TensorScalar>: RecurrentCell {
+public struct RNNCell<Scalar: TensorScalar>: InputProjectingCell {
   // swift-format-ignore: AlwaysUseLowerCamelCase
   /// The input-to-hidden weight W_ih, `[hiddenSize, inputSize]`.
   public let weight_ih: Parameter<Scalar>
@@ -70,20 +70,23 @@ public struct RNNCell<Scalar: TensorScalar>: RecurrentCell {
     Tensor.zeros([batchSize, hiddenSize])
   }
 
-  /// One step: `input` `[B, I]` and `state` h `[B, H]` give h′ `[B, H]`, both as output and as
-  /// the next state. Traps, naming the shapes, on a wrong input or state shape.
-  public func callAsFunction(_ input: Tensor<Scalar>, _ state: Tensor<Scalar>)
+  /// The input's part of the pre-activation for any number of rows: `[N, I]` to `[N, H]`,
+  /// `x·W_ihᵀ + b_ih + b_hh` (both biases, since neither depends on the state).
+  public func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar> {
+    let projected = matmul(inputs, weight_ih.value, transposeB: true)
+    guard let inputBias = bias_ih, let hiddenBias = bias_hh else { return projected }
+    return projected + (inputBias.value + hiddenBias.value)
+  }
+
+  /// One step from the projected input `[B, H]` (see ``projectInputs(_:)``) and `state` h
+  /// `[B, H]`: h′ `[B, H]`, both as output and as the next state. Traps, naming the shapes, on a
+  /// wrong projected input or state shape.
+  public func callAsFunction(projectedInput: Tensor<Scalar>, _ state: Tensor<Scalar>)
     -> (output: Tensor<Scalar>, state: Tensor<Scalar>)
   {
-    checkInput(input)
-    checkState(state, named: "state", batchSize: input.shape[0])
-    var preActivation =
-      matmul(input, weight_ih.value, transposeB: true)
-      + matmul(state, weight_hh.value, transposeB: true)
-    if let inputBias = bias_ih, let hiddenBias = bias_hh {
-      preActivation = preActivation + inputBias.value + hiddenBias.value
-    }
-    let hidden = nonlinearity(preActivation)
+    checkProjectedInput(projectedInput, width: hiddenSize)
+    checkState(state, named: "state", batchSize: projectedInput.shape[0])
+    let hidden = nonlinearity(projectedInput + matmul(state, weight_hh.value, transposeB: true))
     return (hidden, hidden)
   }
 }

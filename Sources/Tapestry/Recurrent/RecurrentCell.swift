@@ -32,9 +32,25 @@ public protocol RecurrentCell<Scalar> {
   /// `[B, hiddenSize]` and the next state.
   func callAsFunction(_ input: Tensor<Scalar>, _ state: State)
     -> (output: Tensor<Scalar>, state: State)
+  /// The time steps of `inputs` (`[T, B, inputSize]` with `axis` 0, `[B, T, inputSize]` with
+  /// `axis` 1) as T functions, each taking the state before its step to the step's output and
+  /// state: what ``unroll(_:inputs:initialState:batchFirst:)`` runs in order.
+  ///
+  /// The default slices the steps and calls the cell on each; ``InputProjectingCell`` provides
+  /// one that first projects all inputs in one product. Implement it yourself only to prepare
+  /// per-step work in some other way.
+  func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
+    -> [(State) -> (output: Tensor<Scalar>, state: State)]
 }
 
 extension RecurrentCell {
+  /// Each step's input slice, fed to ``callAsFunction(_:_:)``.
+  public func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
+    -> [(State) -> (output: Tensor<Scalar>, state: State)]
+  {
+    timeSteps(of: inputs, alongAxis: axis).map { input in { state in self(input, state) } }
+  }
+
   /// The cell's type name without its generic arguments (`LSTMCell`), for trap messages.
   public static var cellName: String {
     String(String(describing: Self.self).prefix { $0 != "<" })

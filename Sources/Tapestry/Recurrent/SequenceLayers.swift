@@ -437,7 +437,22 @@ where Base.State: MaskableState<Base.Scalar> {
   func callAsFunction(_ input: Tensor<Scalar>, _ state: State) -> (
     output: Tensor<Scalar>, state: State
   ) {
-    let step = base(input, state.base)
+    masked(base(input, state.base), from: state)
+  }
+
+  /// The base cell's steps (with its input projection hoisted, if it has one), masked.
+  func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
+    -> [(State) -> (output: Tensor<Scalar>, state: State)]
+  {
+    base.unrolledSteps(of: inputs, alongAxis: axis).map { step in
+      { state in masked(step(state.base), from: state) }
+    }
+  }
+
+  /// The base cell's step result, masked at the sequences that ended before `state.step`.
+  func masked(
+    _ step: (output: Tensor<Scalar>, state: Base.State), from state: State
+  ) -> (output: Tensor<Scalar>, state: State) {
     guard let mask = masks?[state.step] else {
       return (step.output, State(base: step.state, step: state.step + 1))
     }

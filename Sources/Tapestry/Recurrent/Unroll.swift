@@ -35,6 +35,10 @@ extension UnrolledSequence where Cell.State == LSTMState<Cell.Scalar> {
 /// tape, so the gradient of a loss of the outputs or of the final state reaches the parameters,
 /// the inputs and the initial state through all the steps (backpropagation through time).
 ///
+/// A cell that adopts ``InputProjectingCell`` (the built-in ones do) has its input projection
+/// computed for all `T·B` rows as one matrix product before the loop, instead of one small
+/// product per step; the result is the same up to rounding.
+///
 /// Traps, naming the cell and the shapes, when `inputs` is not rank 3 or its feature size is not
 /// the cell's `inputSize`; the cell itself traps on an initial state of the wrong shape.
 public func unroll<Cell: RecurrentCell>(
@@ -47,18 +51,21 @@ public func unroll<Cell: RecurrentCell>(
     "unroll: \(Cell.cellName) input shape \(inputs.shape) does not match \(layout) "
       + "with inputSize \(cell.inputSize)")
   let timeAxis = batchFirst ? 1 : 0
-  let (steps, batchSize) = (inputs.shape[timeAxis], inputs.shape[1 - timeAxis])
+  let batchSize = inputs.shape[1 - timeAxis]
+  let steps = cell.unrolledSteps(of: inputs, alongAxis: timeAxis)
   var state = initialState ?? cell.zeroState(batchSize: batchSize)
   var outputs: [Tensor<Cell.Scalar>] = []
   var states: [Cell.State] = []
-  for t in 0..<steps {
-    let step = cell(inputs.select(t, alongAxis: timeAxis), state)
-    outputs.append(step.output)
-    states.append(step.state)
-    state = step.state
+  outputs.reserveCapacity(steps.count)
+  states.reserveCapacity(steps.count)
+  for step in steps {
+    let result = step(state)
+    outputs.append(result.output)
+    states.append(result.state)
+    state = result.state
   }
   let stacked =
-    steps == 0
+    steps.isEmpty
     ? Tensor.zeros(batchFirst ? [batchSize, 0, cell.hiddenSize] : [0, batchSize, cell.hiddenSize])
     : stack(outputs, alongAxis: timeAxis)
   return UnrolledSequence(

@@ -10,14 +10,24 @@ import Foundation
 
 /// Timed samples of one workload, in milliseconds.
 struct Timings {
-  /// Every timed sample, in the order taken.
+  /// Every timed sample, in the order taken: wall-clock time.
   let samples: [Double]
+  /// The processor time of the same calls (all threads of the process). On a machine shared
+  /// with other work, it moves far less than the wall-clock time, so it is the better figure for
+  /// comparing two builds run at different moments.
+  let processorSamples: [Double]
+
+  /// The median of ``processorSamples``.
+  var processorMedian: Double { Timings.median(processorSamples) }
 
   /// The fastest sample.
   var minimum: Double { samples.min() ?? .nan }
 
   /// The middle sample (the mean of the two middle ones for an even count).
-  var median: Double {
+  var median: Double { Timings.median(samples) }
+
+  /// The middle value (the mean of the two middle ones for an even count); NaN for none.
+  static func median(_ samples: [Double]) -> Double {
     let sorted = samples.sorted()
     guard !sorted.isEmpty else { return .nan }
     let middle = sorted.count / 2
@@ -52,8 +62,22 @@ struct TimingPlan {
     if fastestWarmup.isFinite, fastestWarmup * Double(runs) > budget * 1000 {
       count = Swift.max(minimumRuns, Int(budget * 1000 / fastestWarmup))
     }
-    return Timings(samples: (0..<count).map { _ in milliseconds(clock.measure(body)) })
+    var wall: [Double] = []
+    var processor: [Double] = []
+    for _ in 0..<count {
+      let start = processorMilliseconds()
+      wall.append(milliseconds(clock.measure(body)))
+      processor.append(processorMilliseconds() - start)
+    }
+    return Timings(samples: wall, processorSamples: processor)
   }
+}
+
+/// The processor time the process has used so far, in milliseconds.
+func processorMilliseconds() -> Double {
+  var time = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+  return Double(time.tv_sec) * 1e3 + Double(time.tv_nsec) * 1e-6
 }
 
 /// A duration in milliseconds.
@@ -81,6 +105,8 @@ struct BenchRecord: Encodable {
   var minimumMilliseconds: Double
   /// Timed calls.
   var reps: Int
+  /// Median processor time of the timed calls (see ``Timings/processorSamples``).
+  var processorMedianMilliseconds: Double
   /// The library, for scripts that merge these records with the anchors' (`tapestry`).
   var lib = "tapestry"
   /// Loss of the measured step (W1–W4).
@@ -97,6 +123,7 @@ struct BenchRecord: Encodable {
     case medianMilliseconds = "median_ms"
     case minimumMilliseconds = "min_ms"
     case gradientNormWh = "grad_norm_Wh"
+    case processorMedianMilliseconds = "cpu_median_ms"
     case gigaflops = "gflops"
     case microsecondsPerOp = "us_per_op"
   }
@@ -112,15 +139,16 @@ struct BenchRecord: Encodable {
     return workload.padding(toLength: 4, withPad: " ", startingAt: 0)
       + cell.padding(toLength: 16, withPad: " ", startingAt: 0)
       + size.padding(toLength: 7, withPad: " ", startingAt: 0)
-      + variant.padding(toLength: 22, withPad: " ", startingAt: 0)
+      + variant.padding(toLength: 30, withPad: " ", startingAt: 0)
       + String(
-        format: "%2d %11.3f %10.3f %4d ", threads, medianMilliseconds, minimumMilliseconds, reps)
+        format: "%2d %11.3f %10.3f %10.3f %4d ", threads, medianMilliseconds,
+        minimumMilliseconds, processorMedianMilliseconds, reps)
       + extra + (check ?? "")
   }
 
   /// The header over ``tableRow``.
   static let tableHeader =
-    "wl  cell            size   variant               t   median ms     min ms reps"
+    "wl  cell            size   variant                       t   median ms     min ms     cpu ms reps"
 }
 
 /// Writes `records` as JSON to a temporary file next to `path`, then renames it into place, so a

@@ -1,0 +1,103 @@
+// Hoisting the input projection out of the time loop. A cell's input usually enters only through
+// x·W_ihᵀ + b, which does not depend on the state; computing it for all T·B rows at once turns T
+// skinny products (B rows each, B = 1 for many models) into one tall one, in the forward and in
+// the backward pass. The product is an ordinary recorded matmul, so its gradient is still derived
+// by the tape; only the order of work changes.
+
+/// A ``RecurrentCell`` whose input enters only through a row-wise map that does not depend on
+/// the state (for the built-in cells, `x·W_ihᵀ + b`), split off so that
+/// ``unroll(_:inputs:initialState:batchFirst:)`` can apply it to every time step in one product.
+///
+/// Adopting it is optional: ``unroll(_:inputs:initialState:batchFirst:)`` runs any cell, and
+/// runs an `InputProjectingCell` by calling ``projectInputs(_:)`` once on the `[T·B, inputSize]`
+/// rows, then ``callAsFunction(projectedInput:_:)`` per step (through the
+/// ``RecurrentCell/unrolledSteps(of:alongAxis:)`` this protocol provides). A cell that adopts it gets its
+/// one-step ``RecurrentCell/callAsFunction(_:_:)`` for free: project, then step.
+///
+/// The two methods must agree: `callAsFunction(projectedInput: projectInputs(x), state)` is the
+/// step of input `x`, and row `r` of `projectInputs(x)` depends on row `r` of `x` alone.
+public protocol InputProjectingCell<Scalar>: RecurrentCell {
+  /// The input's part of the step, for any number of rows: `[N, inputSize]` to `[N, P]`, where
+  /// `P` is what ``callAsFunction(projectedInput:_:)`` expects (`4·hiddenSize` for an LSTM).
+  func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar>
+
+  /// One time step from the projected input `[B, P]` and the previous state: the output
+  /// `[B, hiddenSize]` and the next state.
+  func callAsFunction(projectedInput: Tensor<Scalar>, _ state: State)
+    -> (output: Tensor<Scalar>, state: State)
+}
+
+extension InputProjectingCell {
+  /// One step: `input` `[B, inputSize]` is projected, then stepped. Traps, naming the cell and the
+  /// shapes, on a wrong input shape.
+  public func callAsFunction(_ input: Tensor<Scalar>, _ state: State)
+    -> (output: Tensor<Scalar>, state: State)
+  {
+    checkInput(input)
+    return self(projectedInput: projectInputs(input), state)
+  }
+
+  /// The inputs of all steps projected in one product (`[T·B, inputSize]` rows), then each
+  /// step's slice of the projection fed to ``callAsFunction(projectedInput:_:)``.
+  public func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
+    -> [(State) -> (output: Tensor<Scalar>, state: State)]
+  {
+    guard inputs.rank == 3, inputs.count > 0 else {
+      return timeSteps(of: inputs, alongAxis: axis).map { input in { state in self(input, state) } }
+    }
+    let (outer, inner) = (inputs.shape[0], inputs.shape[1])
+    let projected = projectInputs(inputs.reshaped(to: [outer * inner, inputs.shape[2]]))
+    let sequence = projected.reshaped(to: [outer, inner, projected.shape[1]])
+    return timeSteps(of: sequence, alongAxis: axis).map { projectedInput in
+      { state in self(projectedInput: projectedInput, state) }
+    }
+  }
+
+  /// Traps, naming the cell and the shapes, unless `projectedInput` is `[B, width]`.
+  public func checkProjectedInput(_ projectedInput: Tensor<Scalar>, width: Int) {
+    precondition(
+      projectedInput.rank == 2 && projectedInput.shape[1] == width,
+      "\(Self.cellName): projected input shape \(projectedInput.shape) does not match "
+        + "[B, \(width)]")
+  }
+}
+
+/// The steps of `sequence` along `axis`, each with that axis removed, as separate tensors whose
+/// gradients flow back to `sequence` in one piece.
+///
+/// ``Tensor/unstacked(alongAxis:)`` records one `select` per step, and each `select` sends back a
+/// gradient of the whole sequence, zero but for its step: T full-size gradients to add, O(T²) for
+/// a sequence of T steps. Here the steps hand their gradients to one shared collector instead,
+/// and one `unstack` entry, recorded before them and so visited after them in the backward pass,
+/// stacks the collected gradients into the sequence's gradient: O(T). The link from each step to
+/// that entry is a one-element token tensor, whose gradient is a zero.
+func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Tensor<Scalar>] {
+  let steps = withoutDerivative(at: sequence).unstacked(alongAxis: axis)
+  guard sequence.isRecorded, let stepShape = steps.first?.shape else { return steps }
+  let collected = CollectedGradients<Scalar>(count: steps.count)
+  let token = Tensor<Scalar>.zeros([1]).recorded(as: "unstack", from: sequence) { _, _ in
+    let parts = collected.take().map { $0 ?? Tensor.zeros(stepShape) }
+    return [stack(parts, alongAxis: axis)]
+  }
+  return steps.enumerated().map { index, step in
+    step.recorded(as: "step", from: token) { gradient, _ in
+      collected.parts[index] = gradient
+      return [Tensor.zeros([1])]
+    }
+  }
+}
+
+/// The gradients of the steps of one ``timeSteps(of:alongAxis:)`` call, filled by their pullbacks
+/// and emptied by the `unstack` pullback that follows them in the same backward pass, so a tape
+/// differentiated twice (`retainTape`) starts each pass empty.
+final class CollectedGradients<Scalar: TensorScalar> {
+  var parts: [Tensor<Scalar>?]
+
+  init(count: Int) { parts = Array(repeating: nil, count: count) }
+
+  /// The gradients so far, leaving the collector empty.
+  func take() -> [Tensor<Scalar>?] {
+    defer { parts = Array(repeating: nil, count: parts.count) }
+    return parts
+  }
+}

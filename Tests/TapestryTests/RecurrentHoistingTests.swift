@@ -1,0 +1,92 @@
+import Tapestry
+import Testing
+
+/// `unroll` computes the input projection of every step in one product for cells that adopt
+/// `InputProjectingCell`, and hands step gradients back through one `unstack` entry; the results
+/// and gradients are those of stepping the cell by hand.
+@Suite("Hoisted input projection") struct RecurrentHoistingTests {
+  static let (steps, batch, inputSize, hiddenSize) = (6, 3, 4, 5)
+
+  /// The sum of the outputs, weighted so every output element matters differently, unrolled or
+  /// stepped by hand through the one-step call.
+  static func loss<Cell: RecurrentCell<Double>>(
+    _ cell: Cell, _ inputs: Tensor<Double>, byHand: Bool
+  ) -> Tensor<Double> {
+    let weights = Tensor<Double>.uniform([steps, batch, hiddenSize], in: -1..<1, seed: 9)
+    guard byHand else { return (unroll(cell, inputs: inputs).outputs * weights).sum() }
+    var state = cell.zeroState(batchSize: batch)
+    var outputs: [Tensor<Double>] = []
+    for t in 0..<steps {
+      let step = cell(inputs[t], state)
+      outputs.append(step.output)
+      state = step.state
+    }
+    return (stack(outputs) * weights).sum()
+  }
+
+  static func expectSameAsByHand<Cell: RecurrentCell<Double>>(_ cell: Cell) {
+    let inputs = Tensor<Double>.normal([steps, batch, inputSize], seed: 3)
+    let parameters = namedParameters(of: cell, as: Double.self).map(\.parameter)
+    let originals = parameters.map(\.value)
+    func gradientsOfLoss(byHand: Bool) -> (Tensor<Double>, [Tensor<Double>]) {
+      let (value, gradients) = valueWithGradients(at: originals + [inputs]) { values in
+        for (parameter, value) in zip(parameters, values) { parameter.value = value }
+        return loss(cell, values[values.count - 1], byHand: byHand)
+      }
+      for (parameter, original) in zip(parameters, originals) { parameter.value = original }
+      return (value, gradients)
+    }
+    let (hoisted, hoistedGradients) = gradientsOfLoss(byHand: false)
+    let (stepped, steppedGradients) = gradientsOfLoss(byHand: true)
+    #expect(abs(hoisted.scalar - stepped.scalar) < 1e-12)
+    for (a, b) in zip(hoistedGradients, steppedGradients) {
+      #expect(a.isClose(to: b, relativeTolerance: 1e-10, absoluteTolerance: 1e-12))
+    }
+  }
+
+  @Test func lstmMatchesSteppingByHand() {
+    Self.expectSameAsByHand(
+      LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 1))
+    Self.expectSameAsByHand(
+      LSTMCell<Double>(
+        inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, peepholes: true, seed: 2))
+  }
+
+  @Test func rnnAndGRUMatchSteppingByHand() {
+    Self.expectSameAsByHand(
+      RNNCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 3))
+    Self.expectSameAsByHand(
+      GRUCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 4))
+    Self.expectSameAsByHand(
+      GRUCell<Double>(
+        inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, bias: false, seed: 5))
+  }
+
+  @Test func oneInputProductForTheWholeSequence() {
+    let cell = LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 1)
+    let tape = Tape<Double>()
+    tape.record {
+      let inputs = tape.watch(.normal([Self.steps, Self.batch, Self.inputSize], seed: 3))
+      _ = unroll(cell, inputs: inputs)
+    }
+    let ops = tape.entries.map(\.op)
+    // One product for the inputs and one per step for the state, except the first step's, whose
+    // zero state and unwatched weights are constants; no per-step select of the recorded
+    // sequence, whose pullback would send back a whole-sequence gradient per step.
+    #expect(ops.filter { $0 == "matmul" }.count == 1 + (Self.steps - 1))
+    #expect(ops.filter { $0 == "unstack" }.count == 1)
+    #expect(!ops.contains("select"))
+  }
+
+  @Test func tapeDifferentiatedTwiceGivesTheSameGradients() {
+    let cell = GRUCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 4)
+    let tape = Tape<Double>()
+    let (inputs, loss) = tape.record {
+      let inputs = tape.watch(.normal([Self.steps, Self.batch, Self.inputSize], seed: 3))
+      return (inputs, unroll(cell, inputs: inputs).outputs.sum())
+    }
+    let first = tape.gradients(of: loss, at: [inputs], retainTape: true)
+    let second = tape.gradients(of: loss, at: [inputs], retainTape: true)
+    #expect(first[0] == second[0])
+  }
+}
