@@ -373,14 +373,30 @@ struct CellStack<Cell: RecurrentCell> where Cell.State: MaskableState<Cell.Scala
       if layer > 0 { sequence = dropout(sequence) }
       var outputs: [Tensor<Cell.Scalar>] = []
       for (direction, cell) in layerCells.enumerated() {
-        let masked = LengthMaskedCell(base: cell, masks: masks)
         let initial =
           initialStates?[layer * directions + direction] ?? cell.zeroState(batchSize: batchSize)
-        let run = unroll(
-          masked, inputs: direction == 0 ? sequence : reversed(sequence),
-          initialState: LengthMaskedCell.State(base: initial, step: 0))
+        let inputs = direction == 0 ? sequence : reversed(sequence)
+        let run: (outputs: Tensor<Cell.Scalar>, finalState: Cell.State)
+        if let masks, !masks.isEmpty {
+          // Past its length a sequence gets zero outputs and keeps its state, so a padded batch
+          // gives each sequence what it would give alone; `where` sends no gradient to the
+          // branch not taken, so BPTT stays derived. The loop is written here, on the cell
+          // itself, rather than as a masking wrapper cell: through a generic wrapper the
+          // optimiser stops specialising the step, which then ran ~200 times slower.
+          var state = initial
+          var stepOutputs: [Tensor<Cell.Scalar>] = []
+          for (step, mask) in zip(cell.unrolledSteps(of: inputs, alongAxis: 0), masks) {
+            let result = step(state)
+            stepOutputs.append(Tensor.where(mask, result.output, Tensor.zeros(like: result.output)))
+            state = result.state.selected(where: mask, otherwise: state)
+          }
+          run = (stack(stepOutputs), state)
+        } else {
+          let plain = unroll(cell, inputs: inputs, initialState: initial)
+          run = (plain.outputs, plain.finalState)
+        }
         outputs.append(direction == 0 ? run.outputs : reversed(run.outputs))
-        finalStates.append(run.finalState.base)
+        finalStates.append(run.finalState)
       }
       sequence = outputs.count == 1 ? outputs[0] : concatenate(outputs, alongAxis: 2)
     }
@@ -391,6 +407,11 @@ struct CellStack<Cell: RecurrentCell> where Cell.State: MaskableState<Cell.Scala
 // MARK: - Variable lengths
 
 /// A recurrent state that can keep its old value for the sequences that have ended.
+///
+/// Usable from inline code so that a client's specialised copy of a sequence layer can
+/// specialise the masking too; otherwise every masked step fell back to unspecialised generic
+/// code.
+@usableFromInline
 protocol MaskableState<Scalar> {
   associatedtype Scalar: TensorScalar
   /// `self` where `mask` (`[B, 1]`) is 1, `old` where it is 0.
@@ -398,68 +419,16 @@ protocol MaskableState<Scalar> {
 }
 
 extension Tensor: MaskableState {
+  @inlinable
   func selected(where mask: Tensor, otherwise old: Tensor) -> Tensor {
     Tensor.where(mask, self, old)
   }
 }
 
 extension LSTMState: MaskableState {
+  @inlinable
   func selected(where mask: Tensor<Scalar>, otherwise old: LSTMState) -> LSTMState {
     LSTMState(
       hidden: Tensor.where(mask, hidden, old.hidden), cell: Tensor.where(mask, cell, old.cell))
-  }
-}
-
-/// A cell that, at the steps past a sequence's length, outputs zeros and keeps its state, so a
-/// padded batch gives each sequence what it would give alone. `Tensor.where` sends no gradient
-/// to the branch not taken, so gradients past the end are zero too and BPTT stays derived.
-struct LengthMaskedCell<Base: RecurrentCell>: RecurrentCell
-where Base.State: MaskableState<Base.Scalar> {
-  typealias Scalar = Base.Scalar
-
-  /// The base cell's state and the index of the next step, which picks the mask.
-  struct State {
-    var base: Base.State
-    var step: Int
-  }
-
-  let base: Base
-  /// One `[B, 1]` mask per step, 1 inside the sequence; `nil` when every sequence is full.
-  let masks: [Tensor<Scalar>]?
-
-  var inputSize: Int { base.inputSize }
-  var hiddenSize: Int { base.hiddenSize }
-
-  func zeroState(batchSize: Int) -> State {
-    State(base: base.zeroState(batchSize: batchSize), step: 0)
-  }
-
-  func callAsFunction(_ input: Tensor<Scalar>, _ state: State) -> (
-    output: Tensor<Scalar>, state: State
-  ) {
-    masked(base(input, state.base), from: state)
-  }
-
-  /// The base cell's steps (with its input projection hoisted, if it has one), masked.
-  func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
-    -> [(State) -> (output: Tensor<Scalar>, state: State)]
-  {
-    base.unrolledSteps(of: inputs, alongAxis: axis).map { step in
-      { state in masked(step(state.base), from: state) }
-    }
-  }
-
-  /// The base cell's step result, masked at the sequences that ended before `state.step`.
-  func masked(
-    _ step: (output: Tensor<Scalar>, state: Base.State), from state: State
-  ) -> (output: Tensor<Scalar>, state: State) {
-    guard let mask = masks?[state.step] else {
-      return (step.output, State(base: step.state, step: state.step + 1))
-    }
-    return (
-      Tensor.where(mask, step.output, Tensor.zeros(like: step.output)),
-      State(
-        base: step.state.selected(where: mask, otherwise: state.base), step: state.step + 1)
-    )
   }
 }
