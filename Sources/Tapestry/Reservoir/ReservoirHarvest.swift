@@ -102,12 +102,17 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
     var next = [Scalar](repeating: 0, count: n)
     var scratch = [Scalar](repeating: 0, count: n)
     let rowOrder = ellpack?.rowOrder ?? (0..<n).map { Int32($0) }
+    // Each row's weights at its position in `rowOrder`, so that the per-row work reads them in
+    // order instead of through the permutation.
+    let orderedInputWeight = rows(of: inputWeight, width: externalInputSize, order: rowOrder)
+    let orderedFeedbackWeight = rows(of: feedbackWeight, width: feedbackSize, order: rowOrder)
+    let orderedBias = rows(of: bias, width: 1, order: rowOrder)
     rowOrder.withUnsafeBufferPointer { rowOrder in
       inputs.withUnsafeBufferPointer { inputs in
         matrix.withUnsafeStorage { storage in
-          inputWeight.withUnsafeBufferPointer { inputWeight in
-            feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
-              bias.withUnsafeBufferPointer { bias in
+          orderedInputWeight.withUnsafeBufferPointer { inputWeight in
+            orderedFeedbackWeight.withUnsafeBufferPointer { feedbackWeight in
+              orderedBias.withUnsafeBufferPointer { bias in
                 let weights = StepWeights(
                   storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
                   bias: bias, leakRate: leakRate, spectralScale: spectralScale,
@@ -151,6 +156,18 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   }
 }
 
+/// The rows of the row-major `values` (`width` per row) in the order `order`.
+private func rows<Scalar>(of values: [Scalar], width: Int, order: [Int32]) -> [Scalar] {
+  guard width > 0 else { return [] }
+  var result: [Scalar] = []
+  result.reserveCapacity(order.count * width)
+  for row in order {
+    let start = Int(row) * width
+    result.append(contentsOf: values[start..<(start + width)])
+  }
+  return result
+}
+
 /// The buffers one step reads and writes; the threads of a step write disjoint rows of `next`.
 struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
   /// xₜ₋₁, `[N]`.
@@ -166,8 +183,11 @@ struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
 /// The read-only weights and scalars of a step, shared by the threads.
 struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
   let storage: CSRStorage<Scalar>
+  /// W_in's rows, in the order of ``rowOrder``.
   let inputWeight: UnsafeBufferPointer<Scalar>
+  /// W_fb's rows, in the order of ``rowOrder``.
   let feedbackWeight: UnsafeBufferPointer<Scalar>
+  /// b, in the order of ``rowOrder``.
   let bias: UnsafeBufferPointer<Scalar>
   let leakRate: Scalar
   let spectralScale: Scalar
@@ -197,19 +217,26 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
     } else {
       for k in positions { scratch[k] = storage.rowDot(Int(rowOrder[k]), x) }
     }
-    for k in positions {
-      let i = Int(rowOrder[k])
-      var drive: Scalar = 0
-      for j in 0..<inputs { drive += inputWeight[i * inputs + j] * input[j] }
-      var pre = scratch[k] * spectralScale + drive * inputScale + bias[i]
-      if feedbackSize > 0 {
-        var feedback: Scalar = 0
-        for j in 0..<feedbackSize {
-          feedback += feedbackWeight[i * feedbackSize + j] * input[inputs + j]
-        }
-        pre = pre + feedback
+    if inputs == 1 && feedbackSize == 0 {
+      // The usual reservoir (one input, no feedback): the general loop's arithmetic, unrolled.
+      let u = input[0]
+      for k in positions {
+        scratch[k] = scratch[k] * spectralScale + inputWeight[k] * u * inputScale + bias[k]
       }
-      scratch[k] = pre
+    } else {
+      for k in positions {
+        var drive: Scalar = 0
+        for j in 0..<inputs { drive += inputWeight[k * inputs + j] * input[j] }
+        var pre = scratch[k] * spectralScale + drive * inputScale + bias[k]
+        if feedbackSize > 0 {
+          var feedback: Scalar = 0
+          for j in 0..<feedbackSize {
+            feedback += feedbackWeight[k * feedbackSize + j] * input[inputs + j]
+          }
+          pre = pre + feedback
+        }
+        scratch[k] = pre
+      }
     }
     tanhInPlace(UnsafeMutableBufferPointer(rebasing: scratch[positions]))
     let keep = 1 - leakRate

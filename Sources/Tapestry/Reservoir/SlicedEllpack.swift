@@ -130,25 +130,55 @@ struct SlicedEllpackMatrix: Sendable {
     _ out: UnsafeMutableBufferPointer<Double>, columns: (Int) -> SIMD8<Int32>,
     load: (Int) -> SIMD8<Double>
   ) {
+    guard let destination = out.baseAddress else { return }
     @inline(__always) func gather(_ entry: Int) -> SIMD8<Double> {
       let i = columns(entry)
       return SIMD8(
         x[Int(i[0])], x[Int(i[1])], x[Int(i[2])], x[Int(i[3])], x[Int(i[4])], x[Int(i[5])],
         x[Int(i[6])], x[Int(i[7])])
     }
-    for slice in slices {
-      // Two accumulators, so that consecutive slots' multiply-adds do not wait for each other.
-      var (even, odd) = (SIMD8<Double>(), SIMD8<Double>())
-      var entry = sliceStarts[slice] &* 8
-      let end = sliceStarts[slice + 1] &* 8
-      while entry &+ 16 <= end {
-        even = fusedMultiplyAdd(even, load(entry), gather(entry))
-        odd = fusedMultiplyAdd(odd, load(entry &+ 8), gather(entry &+ 8))
-        entry &+= 16
+    @inline(__always) func store(_ sum: SIMD8<Double>, _ slice: Int) {
+      let first = slice &* 8
+      if rows - first >= 8 {
+        UnsafeMutableRawPointer(destination + first).storeBytes(of: sum, as: SIMD8<Double>.self)
+      } else {
+        for lane in 0..<(rows - first) { out[first + lane] = sum[lane] }
       }
-      if entry < end { even = fusedMultiplyAdd(even, load(entry), gather(entry)) }
-      let sum = even + odd
-      for lane in 0..<Swift.min(8, rows - slice * 8) { out[slice * 8 + lane] = sum[lane] }
+    }
+    // Two slices at a time: their gathers are independent, so twice as many are in flight, and
+    // sorted lengths make neighbouring slices nearly equally long.
+    var slice = slices.lowerBound
+    while slice &+ 2 <= slices.upperBound {
+      var (first, second) = (sliceStarts[slice] &* 8, sliceStarts[slice &+ 1] &* 8)
+      let (firstEnd, secondEnd) = (second, sliceStarts[slice &+ 2] &* 8)
+      var (a, b) = (SIMD8<Double>(), SIMD8<Double>())
+      while first < firstEnd && second < secondEnd {
+        a = fusedMultiplyAdd(a, load(first), gather(first))
+        b = fusedMultiplyAdd(b, load(second), gather(second))
+        first &+= 8
+        second &+= 8
+      }
+      while first < firstEnd {
+        a = fusedMultiplyAdd(a, load(first), gather(first))
+        first &+= 8
+      }
+      while second < secondEnd {
+        b = fusedMultiplyAdd(b, load(second), gather(second))
+        second &+= 8
+      }
+      store(a, slice)
+      store(b, slice &+ 1)
+      slice &+= 2
+    }
+    if slice < slices.upperBound {
+      var sum = SIMD8<Double>()
+      var entry = sliceStarts[slice] &* 8
+      let end = sliceStarts[slice &+ 1] &* 8
+      while entry < end {
+        sum = fusedMultiplyAdd(sum, load(entry), gather(entry))
+        entry &+= 8
+      }
+      store(sum, slice)
     }
   }
 }
