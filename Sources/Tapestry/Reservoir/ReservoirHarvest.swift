@@ -67,11 +67,14 @@ extension ReservoirCell {
 /// One reservoir's parameters as plain arrays, and the update written over raw buffers.
 struct ReservoirStepKernel<Scalar: TensorScalar> {
   let matrix: SparseMatrix<Scalar>
-  /// `[N, externalInputSize]`, row-major.
+  /// `[N, externalInputSize]`, row-major, rows in the order of ``rowOrder``.
   let inputWeight: [Scalar]
-  /// `[N, feedbackSize]`, row-major (empty without feedback).
+  /// `[N, feedbackSize]`, row-major, rows in the order of ``rowOrder`` (empty without feedback).
   let feedbackWeight: [Scalar]
+  /// b, in the order of ``rowOrder``.
   let bias: [Scalar]
+  /// The row at each position: SELL-8's length-sorted order, or the identity for CSR.
+  let rowOrder: [Int32]
   let leakRate: Scalar
   let spectralScale: Scalar
   let inputScale: Scalar
@@ -81,6 +84,33 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   let noise: ReservoirNoise
   /// W in SELL-8 form, for Double reservoirs (the vectorised product needs 8 Double lanes).
   let ellpack: SlicedEllpackMatrix?
+
+  /// The kernel for W (`matrix`, also as `ellpack` for Double), the row-major input and
+  /// feedback weights and bias b of a cell, and its scalars.
+  init(
+    matrix: SparseMatrix<Scalar>, inputWeight: [Scalar], feedbackWeight: [Scalar],
+    bias: [Scalar], leakRate: Scalar, spectralScale: Scalar, inputScale: Scalar,
+    externalInputSize: Int, feedbackSize: Int, stateNoise: Scalar, noise: ReservoirNoise,
+    ellpack: SlicedEllpackMatrix?
+  ) {
+    let rowOrder = ellpack?.rowOrder ?? (0..<matrix.rows).map { Int32($0) }
+    // Each row's weights at its position in `rowOrder`, so that the per-row work of a step reads
+    // them in sequence instead of through the permutation; done once here, not per step, since a
+    // free run calls `run` one step at a time.
+    self.matrix = matrix
+    self.inputWeight = rows(of: inputWeight, width: externalInputSize, order: rowOrder)
+    self.feedbackWeight = rows(of: feedbackWeight, width: feedbackSize, order: rowOrder)
+    self.bias = rows(of: bias, width: 1, order: rowOrder)
+    self.rowOrder = rowOrder
+    self.leakRate = leakRate
+    self.spectralScale = spectralScale
+    self.inputScale = inputScale
+    self.externalInputSize = externalInputSize
+    self.feedbackSize = feedbackSize
+    self.stateNoise = stateNoise
+    self.noise = noise
+    self.ellpack = ellpack
+  }
 
   /// Below this many stored weights a step is too short (a few microseconds) to pay for waking
   /// a second thread.
@@ -101,18 +131,12 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
       ? Swift.max(1, Swift.min(ComputeSettings.threads, n / 64)) : 1
     var next = [Scalar](repeating: 0, count: n)
     var scratch = [Scalar](repeating: 0, count: n)
-    let rowOrder = ellpack?.rowOrder ?? (0..<n).map { Int32($0) }
-    // Each row's weights at its position in `rowOrder`, so that the per-row work reads them in
-    // order instead of through the permutation.
-    let orderedInputWeight = rows(of: inputWeight, width: externalInputSize, order: rowOrder)
-    let orderedFeedbackWeight = rows(of: feedbackWeight, width: feedbackSize, order: rowOrder)
-    let orderedBias = rows(of: bias, width: 1, order: rowOrder)
     rowOrder.withUnsafeBufferPointer { rowOrder in
       inputs.withUnsafeBufferPointer { inputs in
         matrix.withUnsafeStorage { storage in
-          orderedInputWeight.withUnsafeBufferPointer { inputWeight in
-            orderedFeedbackWeight.withUnsafeBufferPointer { feedbackWeight in
-              orderedBias.withUnsafeBufferPointer { bias in
+          inputWeight.withUnsafeBufferPointer { inputWeight in
+            feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
+              bias.withUnsafeBufferPointer { bias in
                 let weights = StepWeights(
                   storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
                   bias: bias, leakRate: leakRate, spectralScale: spectralScale,
