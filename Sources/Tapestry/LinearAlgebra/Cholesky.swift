@@ -8,13 +8,16 @@
 // most of the fit (measured: dropping them instead costs 4× in one-step error); on a positive
 // definite matrix it is exactly Cholesky, L·√D being the usual factor.
 
+import Dispatch
+
 /// The factorisation A = L·D·Lᵀ of a symmetric n×n matrix (unit lower triangular L, diagonal D):
 /// the square-root-free Cholesky factorisation, for solving symmetric systems in Double.
 ///
 /// Only the lower triangle of A is read. The matrix is processed in column blocks of 128: each
-/// diagonal block is factored directly, the panel below it by triangular solves, and the trailing
-/// matrix updated with one matrix product (``matmul(_:_:transposeA:transposeB:)``, parallel and
-/// vectorised), so the cost is that of about n³/3 multiply-adds at matrix-product speed.
+/// diagonal block is factored directly, the panel below it by triangular solves, and the lower
+/// triangle of the trailing matrix updated by one register-tiled product on
+/// ``ComputeSettings/threads`` threads, so the cost is that of about n³/3 multiply-adds at
+/// matrix-product speed.
 ///
 /// No pivoting: the factorisation is stable for positive definite matrices and, as for Cholesky,
 /// for the nearly semidefinite Gram matrices of a ridge regression; it traps on an exactly zero
@@ -46,13 +49,20 @@ public struct CholeskyFactorization: Sendable {
       factorDiagonalBlock(&a, &d, n: n, block: start..<end)
       if end < n {
         let panel = solvePanel(&a, d, n: n, block: start..<end)
+        // A22 −= L21·D1·L21ᵀ = W21·L21ᵀ (W21 = L21·D1 from the panel solve), lower triangle.
         let rest = n - end
-        // A22 −= L21·D1·L21ᵀ = W21·L21ᵀ, with W21 = L21·D1 kept from the panel solve.
-        let update = matmul(panel.scaled, panel.unit, transposeB: true).scalars
-        a.withUnsafeMutableBufferPointer { a in
-          for i in 0..<rest {
-            let row = (end + i) * n + end
-            for j in 0...i { a[row + j] -= update[i * rest + j] }
+        let width = end - start
+        panel.scaled.withUnsafeBufferPointer { scaled in
+          panel.unit.withUnsafeBufferPointer { unit in
+            let left = PackedPanels(
+              depth: width, transposing: scaled, width: rest, stride: width, scale: -1)
+            let right = PackedPanels(
+              depth: width, transposing: unit, width: rest, stride: width, scale: 1)
+            a.withUnsafeMutableBufferPointer { a in
+              addLowerProduct(
+                left, right, into: a, offset: end * n + end, stride: n,
+                threads: ComputeSettings.threads)
+            }
           }
         }
       }
@@ -128,37 +138,250 @@ private func factorDiagonalBlock(
 }
 
 /// Solves for the panel below the diagonal block: L21 = A21·L11⁻ᵀ·D1⁻¹, written into `a`, and
-/// returns it twice as tensors `[rest, blockSize]`: `unit` (L21) and `scaled` (L21·D1).
+/// returns it twice, row-major `[rest, blockSize]`: `unit` (L21) and `scaled` (L21·D1).
+///
+/// Each row is substituted column by column, subtracting a finished column's contribution from
+/// all later ones at once (a contiguous multiply-add the compiler vectorises) rather than taking a
+/// dot product per entry (a chain of dependent multiply-adds).
 private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range<Int>)
-  -> (unit: Tensor<Double>, scaled: Tensor<Double>)
+  -> (unit: [Double], scaled: [Double])
 {
   let width = block.count
   let first = block.upperBound
   let rest = n - first
+  let base = block.lowerBound
+  // L11ᵀ row-major: row j holds L_kj for k > j.
+  var transposed = [Double](repeating: 0, count: width * width)
+  for j in 0..<width {
+    for k in (j + 1)..<Swift.max(j + 1, width) {
+      transposed[j * width + k] = a[(base + k) * n + base + j]
+    }
+  }
   var scaled = [Double](repeating: 0, count: rest * width)
   var unit = [Double](repeating: 0, count: rest * width)
-  let base = block.lowerBound
   a.withUnsafeMutableBufferPointer { a in
-    scaled.withUnsafeMutableBufferPointer { scaled in
-      unit.withUnsafeMutableBufferPointer { unit in
-        for i in 0..<rest {
-          let row = (first + i) * n + base
-          let out = i * width
-          // Forward substitution along the row: w·L11ᵀ = a, one column of L11 at a time.
-          for j in 0..<width {
-            let diagonalRow = (base + j) * n + base
-            var value = a[row + j]
-            for k in 0..<j { value -= scaled[out + k] * a[diagonalRow + k] }
-            scaled[out + j] = value
-            let l = value / d[base + j]
-            unit[out + j] = l
-            a[row + j] = l
+    transposed.withUnsafeBufferPointer { transposed in
+      scaled.withUnsafeMutableBufferPointer { scaled in
+        unit.withUnsafeMutableBufferPointer { unit in
+          for i in 0..<rest {
+            let row = (first + i) * n + base
+            let out = i * width
+            for j in 0..<width { scaled[out + j] = a[row + j] }
+            for j in 0..<width {
+              let value = scaled[out + j]
+              let l = value / d[base + j]
+              unit[out + j] = l
+              a[row + j] = l
+              let column = j * width
+              for k in (j + 1)..<Swift.max(j + 1, width) {
+                scaled[out + k] -= value * transposed[column + k]
+              }
+            }
           }
         }
       }
     }
   }
-  return (
-    Tensor(shape: [rest, width], scalars: unit), Tensor(shape: [rest, width], scalars: scaled)
-  )
+  return (unit, scaled)
+}
+
+// MARK: - Lower-triangle products
+
+/// The columns of a depth×width matrix M in panels of 16, each panel depth×16 and contiguous
+/// (entry (t, c) at `values[(c / 16)·depth·16 + t·16 + c % 16]`, columns past `width` zero): the
+/// layout ``addLowerProduct(_:_:into:offset:stride:threads:)`` streams, one row of 16 per
+/// multiply-add step.
+struct PackedPanels: @unchecked Sendable {
+  /// The number of rows t.
+  let depth: Int
+  /// The number of columns c.
+  let width: Int
+  /// The panels, 16-column padded.
+  let values: [Double]
+
+  /// Packs `rows` rows of a row-major matrix (`stride` apart, `width` columns), minus `shift[c]`
+  /// from column c when given.
+  init(
+    rows: Int, width: Int, rowMajor source: UnsafeBufferPointer<Double>, stride: Int,
+    shift: UnsafeBufferPointer<Double>? = nil
+  ) {
+    let panels = (width + 15) / 16
+    depth = rows
+    self.width = width
+    values = [Double](unsafeUninitializedCapacity: panels * rows * 16) { out, initialized in
+      for panel in 0..<panels {
+        let first = panel * 16
+        let count = Swift.min(16, width - first)
+        for t in 0..<rows {
+          let target = (panel * rows + t) * 16
+          let row = t * stride + first
+          if let shift {
+            for c in 0..<count { out[target + c] = source[row + c] - shift[first + c] }
+          } else {
+            for c in 0..<count { out[target + c] = source[row + c] }
+          }
+          for c in count..<16 { out[target + c] = 0 }
+        }
+      }
+      initialized = panels * rows * 16
+    }
+  }
+
+  /// Packs the transpose of a row-major `width`×`depth` matrix (`stride` apart), times `scale`:
+  /// entry (t, c) is `scale·source[c·stride + t]`.
+  init(
+    depth: Int, transposing source: UnsafeBufferPointer<Double>, width: Int, stride: Int,
+    scale: Double
+  ) {
+    let panels = (width + 15) / 16
+    self.depth = depth
+    self.width = width
+    values = [Double](unsafeUninitializedCapacity: panels * depth * 16) { out, initialized in
+      out.initialize(repeating: 0)
+      for c in 0..<width {
+        let base = (c / 16) * depth * 16 + c % 16
+        for t in 0..<depth { out[base + t * 16] = scale * source[c * stride + t] }
+      }
+      initialized = panels * depth * 16
+    }
+  }
+}
+
+/// C[i][j] += Σₜ A(t, i)·B(t, j) for every j ≤ i < width, C being row-major with rows `stride`
+/// apart: the lower triangle of AᵀB (BLAS's `syrk` when A = B), which is all a symmetric result
+/// needs, at half the cost of the full product.
+///
+/// Register-tiled: each step of the inner loop broadcasts 8 values of A's row t and multiplies
+/// them into B's row of 16, 16 vector accumulators for an 8×16 tile of C, so every load feeds
+/// 8 to 16 multiply-adds; A and B are streamed in blocks of 128 rows so that B's panel stays in
+/// the first-level cache while A's strips pass. The threads take whole column panels of C
+/// (disjoint outputs, no synchronisation), dealt in a back-and-forth order because the panels
+/// near the diagonal's start have the most tiles below them.
+func addLowerProduct(
+  _ a: PackedPanels, _ b: PackedPanels, into c: UnsafeMutableBufferPointer<Double>, offset: Int,
+  stride: Int, threads: Int
+) {
+  precondition(a.depth == b.depth && a.width == b.width, "addLowerProduct: shapes differ")
+  let width = a.width
+  let depth = a.depth
+  let panels = (width + 15) / 16
+  let strips = (width + 7) / 8
+  let parts = Swift.max(1, Swift.min(threads, panels))
+  guard let base = c.baseAddress, width > 0, depth > 0 else { return }
+  let output = LowerProductOutput(c: base + offset)
+  a.values.withUnsafeBufferPointer { aValues in
+    b.values.withUnsafeBufferPointer { bValues in
+      guard let aBase = aValues.baseAddress, let bBase = bValues.baseAddress else { return }
+      let operands = LowerProductOperands(a: aBase, b: bBase)
+      let work: @Sendable (Int) -> Void = { part in
+        var start = 0
+        while start < depth {
+          let count = Swift.min(128, depth - start)
+          for panel in 0..<panels {
+            let round = panel / parts
+            let owner = round % 2 == 0 ? panel % parts : parts - 1 - panel % parts
+            guard owner == part else { continue }
+            let bBlock = operands.b + (panel * depth + start) * 16
+            for strip in (2 * panel)..<strips {
+              lowerTile(
+                a: operands.a + ((strip / 2) * depth + start) * 16 + (strip % 2) * 8, b: bBlock,
+                depth: count, c: output.c, stride: stride, row: strip * 8, column: panel * 16,
+                width: width)
+            }
+          }
+          start += count
+        }
+      }
+      if parts == 1 {
+        work(0)
+      } else {
+        DispatchQueue.concurrentPerform(iterations: parts, execute: work)
+      }
+    }
+  }
+}
+
+/// The packed operands of ``addLowerProduct(_:_:into:offset:stride:threads:)``, read by every thread.
+private struct LowerProductOperands: @unchecked Sendable {
+  let a: UnsafePointer<Double>
+  let b: UnsafePointer<Double>
+}
+
+/// The output of ``addLowerProduct(_:_:into:offset:stride:threads:)``; threads write disjoint columns.
+private struct LowerProductOutput: @unchecked Sendable {
+  let c: UnsafeMutablePointer<Double>
+}
+
+/// Adds the 8×16 tile of AᵀB at (`row`, `column`) to C over `depth` rows of the packed
+/// operands (`a` at the strip's 8 columns, `b` at the panel's 16, both 16 apart), writing only
+/// entries with j ≤ i < `width`.
+@inline(__always)
+private func lowerTile(
+  a: UnsafePointer<Double>, b: UnsafePointer<Double>, depth: Int, c: UnsafeMutablePointer<Double>,
+  stride: Int, row: Int, column: Int, width: Int
+) {
+  typealias V = SIMD8<Double>
+  var (c0, d0, c1, d1, c2, d2, c3, d3) = (V(), V(), V(), V(), V(), V(), V(), V())
+  var (c4, d4, c5, d5, c6, d6, c7, d7) = (V(), V(), V(), V(), V(), V(), V(), V())
+  let rawB = UnsafeRawPointer(b)
+  for t in 0..<depth {
+    let low = rawB.loadUnaligned(fromByteOffset: t * 128, as: V.self)
+    let high = rawB.loadUnaligned(fromByteOffset: t * 128 + 64, as: V.self)
+    let s = a + t * 16
+    c0 = fusedMultiplyAdd(c0, V(repeating: s[0]), low)
+    d0 = fusedMultiplyAdd(d0, V(repeating: s[0]), high)
+    c1 = fusedMultiplyAdd(c1, V(repeating: s[1]), low)
+    d1 = fusedMultiplyAdd(d1, V(repeating: s[1]), high)
+    c2 = fusedMultiplyAdd(c2, V(repeating: s[2]), low)
+    d2 = fusedMultiplyAdd(d2, V(repeating: s[2]), high)
+    c3 = fusedMultiplyAdd(c3, V(repeating: s[3]), low)
+    d3 = fusedMultiplyAdd(d3, V(repeating: s[3]), high)
+    c4 = fusedMultiplyAdd(c4, V(repeating: s[4]), low)
+    d4 = fusedMultiplyAdd(d4, V(repeating: s[4]), high)
+    c5 = fusedMultiplyAdd(c5, V(repeating: s[5]), low)
+    d5 = fusedMultiplyAdd(d5, V(repeating: s[5]), high)
+    c6 = fusedMultiplyAdd(c6, V(repeating: s[6]), low)
+    d6 = fusedMultiplyAdd(d6, V(repeating: s[6]), high)
+    c7 = fusedMultiplyAdd(c7, V(repeating: s[7]), low)
+    d7 = fusedMultiplyAdd(d7, V(repeating: s[7]), high)
+  }
+  @inline(__always) func add(_ r: Int, _ low: V, _ high: V) {
+    let i = row + r
+    guard i < width else { return }
+    let limit = Swift.min(16, i - column + 1, width - column)
+    let target = c + i * stride + column
+    if limit == 16 {
+      let raw = UnsafeMutableRawPointer(target)
+      raw.storeBytes(of: raw.loadUnaligned(as: V.self) + low, as: V.self)
+      raw.storeBytes(
+        of: raw.loadUnaligned(fromByteOffset: 64, as: V.self) + high,
+        toByteOffset: 64, as: V.self)
+    } else {
+      for j in 0..<Swift.max(0, limit) { target[j] += j < 8 ? low[j] : high[j - 8] }
+    }
+  }
+  add(0, c0, d0)
+  add(1, c1, d1)
+  add(2, c2, d2)
+  add(3, c3, d3)
+  add(4, c4, d4)
+  add(5, c5, d5)
+  add(6, c6, d6)
+  add(7, c7, d7)
+}
+
+/// `acc + x·y`, fused into one instruction where the target has one: release builds on x86-64
+/// target the host CPU (Package.swift) and arm64 always has FMA, but a debug build's generic
+/// x86-64 turns `addProduct` into a library call per lane, so it multiplies and adds instead.
+@inline(__always)
+func fusedMultiplyAdd(_ acc: SIMD8<Double>, _ x: SIMD8<Double>, _ y: SIMD8<Double>)
+  -> SIMD8<Double>
+{
+  #if arch(arm64) || (arch(x86_64) && !DEBUG)
+    var sum = acc
+    sum.addProduct(x, y)
+    return sum
+  #else
+    return acc + x * y
+  #endif
 }

@@ -67,11 +67,14 @@ extension ReservoirCell {
 /// One reservoir's parameters as plain arrays, and the update written over raw buffers.
 struct ReservoirStepKernel<Scalar: TensorScalar> {
   let matrix: SparseMatrix<Scalar>
-  /// `[N, externalInputSize]`, row-major.
+  /// `[N, externalInputSize]`, row-major, rows in the order of ``rowOrder``.
   let inputWeight: [Scalar]
-  /// `[N, feedbackSize]`, row-major (empty without feedback).
+  /// `[N, feedbackSize]`, row-major, rows in the order of ``rowOrder`` (empty without feedback).
   let feedbackWeight: [Scalar]
+  /// b, in the order of ``rowOrder``.
   let bias: [Scalar]
+  /// The row at each position: SELL-8's length-sorted order, or the identity for CSR.
+  let rowOrder: [Int32]
   let leakRate: Scalar
   let spectralScale: Scalar
   let inputScale: Scalar
@@ -81,6 +84,33 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   let noise: ReservoirNoise
   /// W in SELL-8 form, for Double reservoirs (the vectorised product needs 8 Double lanes).
   let ellpack: SlicedEllpackMatrix?
+
+  /// The kernel for W (`matrix`, also as `ellpack` for Double), the row-major input and
+  /// feedback weights and bias b of a cell, and its scalars.
+  init(
+    matrix: SparseMatrix<Scalar>, inputWeight: [Scalar], feedbackWeight: [Scalar],
+    bias: [Scalar], leakRate: Scalar, spectralScale: Scalar, inputScale: Scalar,
+    externalInputSize: Int, feedbackSize: Int, stateNoise: Scalar, noise: ReservoirNoise,
+    ellpack: SlicedEllpackMatrix?
+  ) {
+    let rowOrder = ellpack?.rowOrder ?? (0..<matrix.rows).map { Int32($0) }
+    // Each row's weights at its position in `rowOrder`, so that the per-row work of a step reads
+    // them in sequence instead of through the permutation; done once here, not per step, since a
+    // free run calls `run` one step at a time.
+    self.matrix = matrix
+    self.inputWeight = rows(of: inputWeight, width: externalInputSize, order: rowOrder)
+    self.feedbackWeight = rows(of: feedbackWeight, width: feedbackSize, order: rowOrder)
+    self.bias = rows(of: bias, width: 1, order: rowOrder)
+    self.rowOrder = rowOrder
+    self.leakRate = leakRate
+    self.spectralScale = spectralScale
+    self.inputScale = inputScale
+    self.externalInputSize = externalInputSize
+    self.feedbackSize = feedbackSize
+    self.stateNoise = stateNoise
+    self.noise = noise
+    self.ellpack = ellpack
+  }
 
   /// Below this many stored weights a step is too short (a few microseconds) to pay for waking
   /// a second thread.
@@ -101,7 +131,6 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
       ? Swift.max(1, Swift.min(ComputeSettings.threads, n / 64)) : 1
     var next = [Scalar](repeating: 0, count: n)
     var scratch = [Scalar](repeating: 0, count: n)
-    let rowOrder = ellpack?.rowOrder ?? (0..<n).map { Int32($0) }
     rowOrder.withUnsafeBufferPointer { rowOrder in
       inputs.withUnsafeBufferPointer { inputs in
         matrix.withUnsafeStorage { storage in
@@ -151,6 +180,18 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   }
 }
 
+/// The rows of the row-major `values` (`width` per row) in the order `order`.
+private func rows<Scalar>(of values: [Scalar], width: Int, order: [Int32]) -> [Scalar] {
+  guard width > 0 else { return [] }
+  var result: [Scalar] = []
+  result.reserveCapacity(order.count * width)
+  for row in order {
+    let start = Int(row) * width
+    result.append(contentsOf: values[start..<(start + width)])
+  }
+  return result
+}
+
 /// The buffers one step reads and writes; the threads of a step write disjoint rows of `next`.
 struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
   /// xₜ₋₁, `[N]`.
@@ -166,8 +207,11 @@ struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
 /// The read-only weights and scalars of a step, shared by the threads.
 struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
   let storage: CSRStorage<Scalar>
+  /// W_in's rows, in the order of ``rowOrder``.
   let inputWeight: UnsafeBufferPointer<Scalar>
+  /// W_fb's rows, in the order of ``rowOrder``.
   let feedbackWeight: UnsafeBufferPointer<Scalar>
+  /// b, in the order of ``rowOrder``.
   let bias: UnsafeBufferPointer<Scalar>
   let leakRate: Scalar
   let spectralScale: Scalar
@@ -197,19 +241,26 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
     } else {
       for k in positions { scratch[k] = storage.rowDot(Int(rowOrder[k]), x) }
     }
-    for k in positions {
-      let i = Int(rowOrder[k])
-      var drive: Scalar = 0
-      for j in 0..<inputs { drive += inputWeight[i * inputs + j] * input[j] }
-      var pre = scratch[k] * spectralScale + drive * inputScale + bias[i]
-      if feedbackSize > 0 {
-        var feedback: Scalar = 0
-        for j in 0..<feedbackSize {
-          feedback += feedbackWeight[i * feedbackSize + j] * input[inputs + j]
-        }
-        pre = pre + feedback
+    if inputs == 1 && feedbackSize == 0 {
+      // The usual reservoir (one input, no feedback): the general loop's arithmetic, unrolled.
+      let u = input[0]
+      for k in positions {
+        scratch[k] = scratch[k] * spectralScale + inputWeight[k] * u * inputScale + bias[k]
       }
-      scratch[k] = pre
+    } else {
+      for k in positions {
+        var drive: Scalar = 0
+        for j in 0..<inputs { drive += inputWeight[k * inputs + j] * input[j] }
+        var pre = scratch[k] * spectralScale + drive * inputScale + bias[k]
+        if feedbackSize > 0 {
+          var feedback: Scalar = 0
+          for j in 0..<feedbackSize {
+            feedback += feedbackWeight[k * feedbackSize + j] * input[inputs + j]
+          }
+          pre = pre + feedback
+        }
+        scratch[k] = pre
+      }
     }
     tanhInPlace(UnsafeMutableBufferPointer(rebasing: scratch[positions]))
     let keep = 1 - leakRate

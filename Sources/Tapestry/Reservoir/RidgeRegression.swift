@@ -13,7 +13,8 @@ public struct RidgeSolution: Sendable {
 /// reservoirpy's `Ridge(fit_bias=True)` computes.
 ///
 /// ``accumulate(features:targets:)`` adds rows of states X `[T, N]` and targets Y `[T, O]` to the
-/// sums XᵀX, XᵀY, ΣX, ΣY (the Gram product runs in the blocked matrix-product kernel).
+/// sums XᵀX, XᵀY, ΣX, ΣY (only the lower triangle of XᵀX, in a register-tiled kernel on
+/// ``ComputeSettings/threads`` threads).
 /// ``solve(ridge:)`` centres them, (X − x̄)ᵀ(X − x̄) = XᵀX − n·x̄x̄ᵀ and likewise for XᵀY, solves
 /// ((X − x̄)ᵀ(X − x̄) + λI)·W = (X − x̄)ᵀ(Y − ȳ) with a symmetric factorisation
 /// (``CholeskyFactorization``), and sets the bias c = ȳ − W·x̄, so the bias is not shrunk.
@@ -32,8 +33,7 @@ public struct RidgeRegression: Sendable {
   private var targetShift: [Double] = []
   private var featureSum: [Double]
   private var targetSum: [Double]
-  /// Σ (x − shift)(x − shift)ᵀ, row-major N×N; with 512 or more features only its lower
-  /// triangle (by blocks) is accumulated.
+  /// Σ (x − shift)(x − shift)ᵀ, row-major N×N; only its lower triangle is accumulated.
   private var gram: [Double]
   /// Σ (x − shift)(y − shift)ᵀ, row-major N×O.
   private var cross: [Double]
@@ -75,39 +75,34 @@ public struct RidgeRegression: Sendable {
 
   private mutating func accumulateChunk(_ x: Tensor<Double>, _ y: Tensor<Double>) {
     let rows = x.shape[0]
+    let (n, o) = (featureCount, outputCount)
     if sampleCount == 0 {
       featureShift = x.mean(alongAxis: 0).scalars
       targetShift = y.mean(alongAxis: 0).scalars
     }
-    let shiftedX = withoutRecording { x - Tensor(featureShift) }
-    let shiftedY = withoutRecording { y - Tensor(targetShift) }
-    addGram(of: shiftedX)
-    add(matmul(shiftedX, shiftedY, transposeA: true).scalars, to: &cross)
-    add(shiftedX.sum(alongAxis: 0).scalars, to: &featureSum)
-    add(shiftedY.sum(alongAxis: 0).scalars, to: &targetSum)
-    sampleCount += rows
-  }
-
-  /// Adds XᵀX to ``gram``, computing only the blocks on and below the diagonal (XᵀX is
-  /// symmetric): with 4 column blocks that is 10 products of 16, as BLAS's `syrk` saves.
-  private mutating func addGram(of x: Tensor<Double>) {
-    let n = featureCount
-    let blocks = n >= 512 ? 4 : 1
-    let bounds = (0...blocks).map { n * $0 / blocks }
-    let columns = (0..<blocks).map { x.slice(alongAxis: 1, bounds[$0]..<bounds[$0 + 1]) }
-    for i in 0..<blocks {
-      for j in 0...i {
-        let product = matmul(columns[i], columns[j], transposeA: true).scalars
-        let width = bounds[j + 1] - bounds[j]
+    let (xs, ys) = (x.scalars, y.scalars)
+    xs.withUnsafeBufferPointer { xs in
+      featureShift.withUnsafeBufferPointer { shift in
+        let packed = PackedPanels(rows: rows, width: n, rowMajor: xs, stride: n, shift: shift)
         gram.withUnsafeMutableBufferPointer { gram in
-          for row in bounds[i]..<bounds[i + 1] {
-            let source = (row - bounds[i]) * width
-            let target = row * n + bounds[j]
-            for column in 0..<width { gram[target + column] += product[source + column] }
-          }
+          addLowerProduct(
+            packed, packed, into: gram, offset: 0, stride: n, threads: ComputeSettings.threads)
         }
       }
     }
+    // The sums and XᵀY are O(T·N·O), too small to need more than a row-by-row pass.
+    var shiftedX = [Double](repeating: 0, count: n)
+    var shiftedY = [Double](repeating: 0, count: o)
+    for t in 0..<rows {
+      for i in 0..<n { shiftedX[i] = xs[t * n + i] - featureShift[i] }
+      for j in 0..<o { shiftedY[j] = ys[t * o + j] - targetShift[j] }
+      for i in 0..<n { featureSum[i] += shiftedX[i] }
+      for j in 0..<o { targetSum[j] += shiftedY[j] }
+      for i in 0..<n {
+        for j in 0..<o { cross[i * o + j] += shiftedX[i] * shiftedY[j] }
+      }
+    }
+    sampleCount += rows
   }
 
   /// The readout for ridge parameter `ridge` (λ ≥ 0) from everything accumulated so far.
@@ -148,9 +143,4 @@ public struct RidgeRegression: Sendable {
     return RidgeSolution(
       weight: Tensor(shape: [o, n], scalars: weight), bias: Tensor(bias))
   }
-}
-
-/// `sum[i] += values[i]` for every i.
-private func add(_ values: [Double], to sum: inout [Double]) {
-  for i in sum.indices { sum[i] += values[i] }
 }

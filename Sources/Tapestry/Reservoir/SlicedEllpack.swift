@@ -22,8 +22,13 @@ struct SlicedEllpackMatrix: Sendable {
   let rowOrder: [Int32]
   /// Slice s occupies slots `sliceStarts[s] ..< sliceStarts[s + 1]` (8 entries per slot).
   let sliceStarts: [Int]
-  /// Column of each stored entry (0 for padding), slot-major.
+  /// Column of each stored entry (0 for padding), slot-major, when some column number needs more
+  /// than 16 bits; else empty.
   let columnIndices: [Int32]
+  /// The same as 16-bit numbers when they all fit (at most 65,536 columns), else empty: 2 bytes
+  /// less per entry to stream each step, which is what bounds the product once the matrix
+  /// outgrows the core's second-level cache.
+  let narrowColumnIndices: [UInt16]
   /// Values when they are all exact Floats, else empty.
   let floatValues: [Float]
   /// Values otherwise, else empty.
@@ -59,7 +64,13 @@ struct SlicedEllpackMatrix: Sendable {
     self.rows = matrix.rows
     self.rowOrder = order.map { Int32($0) }
     self.sliceStarts = sliceStarts
-    self.columnIndices = indices
+    if matrix.columns <= 1 << 16 {
+      columnIndices = []
+      narrowColumnIndices = indices.map { UInt16(truncatingIfNeeded: $0) }
+    } else {
+      columnIndices = indices
+      narrowColumnIndices = []
+    }
     if values.allSatisfy({ Double(Float($0)) == $0 }) {
       floatValues = values.map { Float($0) }
       doubleValues = []
@@ -74,18 +85,39 @@ struct SlicedEllpackMatrix: Sendable {
     slices: Range<Int>, _ x: UnsafeBufferPointer<Double>,
     into out: UnsafeMutableBufferPointer<Double>
   ) {
-    columnIndices.withUnsafeBytes { indices in
-      if floatValues.isEmpty {
-        doubleValues.withUnsafeBytes { values in
-          run(slices, indices, x, out) {
-            values.loadUnaligned(fromByteOffset: $0 * 8, as: SIMD8<Double>.self)
-          }
+    if narrowColumnIndices.isEmpty {
+      columnIndices.withUnsafeBytes { indices in
+        multiply(slices, x, out) {
+          indices.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Int32>.self)
         }
-      } else {
-        floatValues.withUnsafeBytes { values in
-          run(slices, indices, x, out) {
-            SIMD8<Double>(values.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Float>.self))
-          }
+      }
+    } else {
+      narrowColumnIndices.withUnsafeBytes { indices in
+        multiply(slices, x, out) {
+          SIMD8<Int32>(
+            truncatingIfNeeded: indices.loadUnaligned(
+              fromByteOffset: $0 * 2, as: SIMD8<UInt16>.self))
+        }
+      }
+    }
+  }
+
+  /// The product with `columns(e)` reading the 8 column numbers of the slot starting at entry e.
+  @inline(__always)
+  private func multiply(
+    _ slices: Range<Int>, _ x: UnsafeBufferPointer<Double>,
+    _ out: UnsafeMutableBufferPointer<Double>, columns: (Int) -> SIMD8<Int32>
+  ) {
+    if floatValues.isEmpty {
+      doubleValues.withUnsafeBytes { values in
+        run(slices, x, out, columns: columns) {
+          values.loadUnaligned(fromByteOffset: $0 * 8, as: SIMD8<Double>.self)
+        }
+      }
+    } else {
+      floatValues.withUnsafeBytes { values in
+        run(slices, x, out, columns: columns) {
+          SIMD8<Double>(values.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Float>.self))
         }
       }
     }
@@ -94,28 +126,59 @@ struct SlicedEllpackMatrix: Sendable {
   /// The slice loop, with `load(e)` reading the 8 values of the slot starting at entry e.
   @inline(__always)
   private func run(
-    _ slices: Range<Int>, _ indices: UnsafeRawBufferPointer, _ x: UnsafeBufferPointer<Double>,
-    _ out: UnsafeMutableBufferPointer<Double>, load: (Int) -> SIMD8<Double>
+    _ slices: Range<Int>, _ x: UnsafeBufferPointer<Double>,
+    _ out: UnsafeMutableBufferPointer<Double>, columns: (Int) -> SIMD8<Int32>,
+    load: (Int) -> SIMD8<Double>
   ) {
+    guard let destination = out.baseAddress else { return }
     @inline(__always) func gather(_ entry: Int) -> SIMD8<Double> {
-      let i = indices.loadUnaligned(fromByteOffset: entry * 4, as: SIMD8<Int32>.self)
+      let i = columns(entry)
       return SIMD8(
         x[Int(i[0])], x[Int(i[1])], x[Int(i[2])], x[Int(i[3])], x[Int(i[4])], x[Int(i[5])],
         x[Int(i[6])], x[Int(i[7])])
     }
-    for slice in slices {
-      // Two accumulators, so that consecutive slots' multiply-adds do not wait for each other.
-      var (even, odd) = (SIMD8<Double>(), SIMD8<Double>())
-      var entry = sliceStarts[slice] * 8
-      let end = sliceStarts[slice + 1] * 8
-      while entry + 16 <= end {
-        even = even + load(entry) * gather(entry)
-        odd = odd + load(entry + 8) * gather(entry + 8)
-        entry += 16
+    @inline(__always) func store(_ sum: SIMD8<Double>, _ slice: Int) {
+      let first = slice &* 8
+      if rows - first >= 8 {
+        UnsafeMutableRawPointer(destination + first).storeBytes(of: sum, as: SIMD8<Double>.self)
+      } else {
+        for lane in 0..<(rows - first) { out[first + lane] = sum[lane] }
       }
-      if entry < end { even = even + load(entry) * gather(entry) }
-      let sum = even + odd
-      for lane in 0..<Swift.min(8, rows - slice * 8) { out[slice * 8 + lane] = sum[lane] }
+    }
+    // Two slices at a time: their gathers are independent, so twice as many are in flight, and
+    // sorted lengths make neighbouring slices nearly equally long.
+    var slice = slices.lowerBound
+    while slice &+ 2 <= slices.upperBound {
+      var (first, second) = (sliceStarts[slice] &* 8, sliceStarts[slice &+ 1] &* 8)
+      let (firstEnd, secondEnd) = (second, sliceStarts[slice &+ 2] &* 8)
+      var (a, b) = (SIMD8<Double>(), SIMD8<Double>())
+      while first < firstEnd && second < secondEnd {
+        a = fusedMultiplyAdd(a, load(first), gather(first))
+        b = fusedMultiplyAdd(b, load(second), gather(second))
+        first &+= 8
+        second &+= 8
+      }
+      while first < firstEnd {
+        a = fusedMultiplyAdd(a, load(first), gather(first))
+        first &+= 8
+      }
+      while second < secondEnd {
+        b = fusedMultiplyAdd(b, load(second), gather(second))
+        second &+= 8
+      }
+      store(a, slice)
+      store(b, slice &+ 1)
+      slice &+= 2
+    }
+    if slice < slices.upperBound {
+      var sum = SIMD8<Double>()
+      var entry = sliceStarts[slice] &* 8
+      let end = sliceStarts[slice &+ 1] &* 8
+      while entry < end {
+        sum = fusedMultiplyAdd(sum, load(entry), gather(entry))
+        entry &+= 8
+      }
+      store(sum, slice)
     }
   }
 }
