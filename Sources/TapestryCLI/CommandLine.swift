@@ -146,7 +146,8 @@ struct OptionReader {
   /// Moves to the next option and returns its name, or `nil` at the end.
   mutating func next() -> String? {
     guard let argument = remaining.popFirst() else { return nil }
-    let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+    let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      .map(String.init)
     option = parts.first ?? argument
     attachedValue = parts.count == 2 ? parts[1] : nil
     return option
@@ -180,6 +181,18 @@ struct OptionReader {
       throw .invalidValue(
         text, option: option,
         expected: "a number from \(range.lowerBound) to \(range.upperBound)")
+    }
+    return number
+  }
+
+  /// The current option's value as a finite number that `isValid` accepts; `expected` says
+  /// which numbers those are, for the error.
+  mutating func number(expected: String, where isValid: (Double) -> Bool)
+    throws(CommandLineError) -> Double
+  {
+    let text = try value()
+    guard let number = Double(text), number.isFinite, isValid(number) else {
+      throw .invalidValue(text, option: option, expected: expected)
     }
     return number
   }

@@ -85,54 +85,37 @@ enum ESNCommand {
     if name == "--help" || name == "-h" { return nil }
     guard let task = Task(rawValue: name) else { throw .unknownCommand(name, usage: usage) }
     var options = Options(task: task)
-    var remaining = arguments.dropFirst()
-    while let argument = remaining.popFirst() {
-      // `--option=value` is accepted as well as `--option value`.
-      let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
-      let option = parts.first ?? argument
-      func value() throws(CommandLineError) -> String {
-        if parts.count == 2 { return parts[1] }
-        guard let next = remaining.popFirst() else { throw .missingValue(option: option) }
-        return next
-      }
-      func number(_ expected: String, _ isValid: (Double) -> Bool) throws(CommandLineError)
-        -> Double
-      {
-        let text = try value()
-        guard let number = Double(text), number.isFinite, isValid(number) else {
-          throw .invalidValue(text, option: option, expected: expected)
-        }
-        return number
-      }
+    var reader = OptionReader(Array(arguments.dropFirst()), usage: usage)
+    while let option = reader.next() {
       switch option {
       case "--help", "-h":
         return nil
       case "--size":
-        let text = try value()
+        let text = try reader.value()
         guard let size = Int(text), size > 0 else {
           throw .invalidValue(text, option: option, expected: "a positive whole number")
         }
         options.size = size
       case "--seed":
-        let text = try value()
+        let text = try reader.value()
         guard let seed = UInt64(text) else {
           throw .invalidValue(text, option: option, expected: "a non-negative whole number")
         }
         options.seed = seed
       case "--spectral-radius":
-        options.spectralRadius = try number("a number >= 0") { $0 >= 0 }
+        options.spectralRadius = try reader.number(expected: "a number >= 0") { $0 >= 0 }
       case "--leak":
-        options.leakRate = try number("a number in (0, 1]") { $0 > 0 && $0 <= 1 }
+        options.leakRate = try reader.number(expected: "a number in (0, 1]") { $0 > 0 && $0 <= 1 }
       case "--input-scaling":
-        options.inputScaling = try number("a finite number") { _ in true }
+        options.inputScaling = try reader.number(expected: "a finite number") { _ in true }
       case "--bias-scaling":
-        options.biasScaling = try number("a finite number") { _ in true }
+        options.biasScaling = try reader.number(expected: "a finite number") { _ in true }
       case "--ridge":
-        options.ridge = try number("a number >= 0") { $0 >= 0 }
+        options.ridge = try reader.number(expected: "a number >= 0") { $0 >= 0 }
       case "--density":
-        options.density = try number("a number in (0, 1]") { $0 > 0 && $0 <= 1 }
+        options.density = try reader.number(expected: "a number in (0, 1]") { $0 > 0 && $0 <= 1 }
       default:
-        throw .unknownOption(argument, usage: usage)
+        throw reader.unknown
       }
     }
     return options

@@ -129,22 +129,11 @@ enum TrainCommand {
   /// Parses the arguments after `train`; `nil` means `--help`.
   static func parse(_ arguments: [String]) throws(CommandLineError) -> Options? {
     var options = Options()
-    var remaining = arguments[...]
-    while let argument = remaining.popFirst() {
-      if argument == "--help" || argument == "-h" { return nil }
-      // `--option=value` is accepted as well as `--option value`.
-      let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        .map(String.init)
-      let name = parts.first ?? argument
-      guard valueOptions.contains(name) else { throw .unknownOption(argument, usage: usage) }
-      let value: String
-      if parts.count == 2 {
-        value = parts[1]
-      } else {
-        guard let next = remaining.popFirst() else { throw .missingValue(option: name) }
-        value = next
-      }
-      try options.set(name, to: value)
+    var reader = OptionReader(arguments, usage: usage)
+    while let name = reader.next() {
+      if name == "--help" || name == "-h" { return nil }
+      guard valueOptions.contains(name) else { throw reader.unknown }
+      try options.set(name, to: reader.value())
     }
     try options.validate()
     return options

@@ -79,37 +79,24 @@ enum BenchCommand {
   /// `--option value`, and a leading `ops` (the command's earlier form) selects W6 and W0.
   static func parse(_ arguments: [String]) throws(CommandLineError) -> Parsed {
     var options = Options()
-    var remaining = arguments[...]
-    if remaining.first == "ops" {
-      remaining = remaining.dropFirst()
+    var arguments = arguments
+    if arguments.first == "ops" {
+      arguments.removeFirst()
       options.workloads = ["W6", "W0"]
     }
-    while let argument = remaining.popFirst() {
-      let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
-      let name = parts.first ?? argument
-      func value() throws(CommandLineError) -> String {
-        if parts.count == 2 { return parts[1] }
-        guard let next = remaining.popFirst() else { throw .missingValue(option: name) }
-        return next
+    var reader = OptionReader(arguments, usage: usage)
+    func list(allowed: [String]) throws(CommandLineError) -> [String] {
+      let text = try reader.value()
+      let items = text.split(separator: ",").map(String.init)
+      guard !items.isEmpty, items.allSatisfy(allowed.contains) else {
+        throw .invalidValue(
+          text, option: reader.option,
+          expected: "a comma-separated list of " + allowed.joined(separator: " "))
       }
-      func list(allowed: [String]) throws(CommandLineError) -> [String] {
-        let text = try value()
-        let items = text.split(separator: ",").map(String.init)
-        guard !items.isEmpty, items.allSatisfy(allowed.contains) else {
-          throw .invalidValue(
-            text, option: name,
-            expected: "a comma-separated list of " + allowed.joined(separator: " "))
-        }
-        return items
-      }
-      func path() throws(CommandLineError) -> String {
-        let path = try value()
-        guard !path.isEmpty, !path.hasPrefix("-") else {
-          throw .invalidValue(path, option: name, expected: "a path")
-        }
-        return path
-      }
-      switch name {
+      return items
+    }
+    while let option = reader.next() {
+      switch option {
       case "--help", "-h":
         return .help
       case "--quick":
@@ -117,9 +104,9 @@ enum BenchCommand {
       case "--memory":
         options.memory = true
       case "--threads":
-        let text = try value()
+        let text = try reader.value()
         guard let threads = Int(text), threads == 1 || threads == 2 else {
-          throw .invalidValue(text, option: name, expected: "1 or 2")
+          throw .invalidValue(text, option: option, expected: "1 or 2")
         }
         options.threads = threads
       case "--workloads":
@@ -128,11 +115,11 @@ enum BenchCommand {
         options.sizes = try list(allowed: RecurrentSize.allCases.map(\.rawValue))
           .compactMap(RecurrentSize.init(rawValue:))
       case "--json":
-        options.jsonPath = try path()
+        options.jsonPath = try reader.path()
       case "--reference-dir":
-        options.referenceDirectory = try path()
+        options.referenceDirectory = try reader.path()
       default:
-        throw .unknownOption(argument, usage: usage)
+        throw reader.unknown
       }
     }
     return .run(options)
