@@ -29,8 +29,10 @@ internal struct SavedValues<Scalar: TensorScalar> {
   @usableFromInline var first: Tensor<Scalar>
   @usableFromInline var second: Tensor<Scalar>
   @usableFromInline var scalar: Scalar
-  /// Options of the op, such as matmul's transpose flags.
+  /// Options of the op, such as matmul's transpose flags or the axis of a slice.
   @usableFromInline var options: Int
+  /// Where the part an op takes from its input starts along its axis (slice, select).
+  @usableFromInline var offset: Int
   /// Whether the first input is recorded on the tape, so its gradient is wanted; set by the tape.
   @usableFromInline var firstNeedsGradient = true
   /// Whether the second input is recorded on the tape, so its gradient is wanted.
@@ -40,12 +42,13 @@ internal struct SavedValues<Scalar: TensorScalar> {
   @inlinable
   init(
     _ first: Tensor<Scalar> = .placeholder, _ second: Tensor<Scalar> = .placeholder,
-    scalar: Scalar = 0, options: Int = 0
+    scalar: Scalar = 0, options: Int = 0, offset: Int = 0
   ) {
     self.first = first
     self.second = second
     self.scalar = scalar
     self.options = options
+    self.offset = offset
   }
 }
 
@@ -58,6 +61,19 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
   _ gradient: Tensor<Scalar>, _ output: Tensor<Scalar>, _ saved: SavedValues<Scalar>
 ) -> (Tensor<Scalar>?, Tensor<Scalar>?)
 
+/// The pullback of a built-in op with one input that adds its gradient straight into the running
+/// total of that input's gradient (`nil` before any arrived), whose shape is `inputShape`.
+///
+/// An op whose gradient is zero outside part of its input (a slice) fills in just that part:
+/// the parts of a tensor cut into pieces then add up in one buffer instead of each being padded
+/// to full size and added. When the gradient or the total is recorded (a backward pass that
+/// creates a graph), the pullback must use differentiable ops instead.
+@usableFromInline
+internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
+  _ gradient: Tensor<Scalar>, _ total: inout Tensor<Scalar>?, _ inputShape: [Int],
+  _ saved: SavedValues<Scalar>
+) -> Void
+
 /// How the gradient of an entry flows back to its inputs.
 @usableFromInline
 internal enum Derivative<Scalar: TensorScalar> {
@@ -67,6 +83,8 @@ internal enum Derivative<Scalar: TensorScalar> {
   case closure(Pullback<Scalar>)
   /// A built-in op's pullback and the values it reads.
   case builtin(BuiltinPullback<Scalar>, SavedValues<Scalar>)
+  /// A built-in op's pullback that adds into its input's total, and the values it reads.
+  case accumulating(AccumulatingPullback<Scalar>, SavedValues<Scalar>)
 }
 
 /// The inputs of an entry: tape index (−1 for a constant) and shape of each. The first two are
@@ -324,6 +342,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         inputShapes: inputs.map(\.shape), phase: .forward))
   }
 
+  /// The tape index of `tensor` if it was recorded here, else `nil`.
+  @inlinable
+  func index(of tensor: Tensor<Scalar>) -> Int? {
+    let position = self.position(of: tensor)
+    return position >= 0 ? position : nil
+  }
+
   /// The tape index of `tensor` if it was recorded here, else −1.
   @inlinable
   func position(of tensor: Tensor<Scalar>) -> Int {
@@ -441,6 +466,18 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         }
         accumulate(firstGradient, slot: 0, of: record, into: &grads)
         accumulate(secondGradient, slot: 1, of: record, into: &grads)
+      case .accumulating(let pullback, let saved):
+        let index = record.inputs.first
+        guard index >= 0 else { continue }
+        var total = grads[index].take()
+        // Only a total that turns non-finite here is this entry's anomaly.
+        let watching =
+          recorder?.isWatching == true && gradient.isFinite && (total?.isFinite ?? true)
+        pullback(gradient, &total, record.inputs.firstShape, saved)
+        if watching, let recorder, !(total?.isFinite ?? true) {
+          recordBackwardAnomaly(record, at: position, in: recorder)
+        }
+        grads[index] = total
       }
     }
     if !retainTape { release() }
