@@ -61,17 +61,18 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
   _ gradient: Tensor<Scalar>, _ output: Tensor<Scalar>, _ saved: SavedValues<Scalar>
 ) -> (Tensor<Scalar>?, Tensor<Scalar>?)
 
-/// The pullback of a built-in op with one input that adds its gradient straight into the running
-/// total of that input's gradient (`nil` before any arrived), whose shape is `inputShape`.
+/// The pullback of a built-in op that adds its gradients straight into the running totals of its
+/// inputs' gradients (`nil` before any arrived); `inputs` gives their shapes.
 ///
-/// An op whose gradient is zero outside part of its input (a slice) fills in just that part:
-/// the parts of a tensor cut into pieces then add up in one buffer instead of each being padded
-/// to full size and added. When the gradient or the total is recorded (a backward pass that
-/// creates a graph), the pullback must use differentiable ops instead.
+/// An op whose gradient is zero outside part of its input (a slice) fills in just that part, so
+/// the parts of a tensor cut into pieces add up in one buffer instead of each being padded to
+/// full size; a product adds `g·x` into the total in one pass without a temporary. When the
+/// gradient or a total is recorded (a backward pass that creates a graph), the pullback must use
+/// differentiable ops instead.
 @usableFromInline
 internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
-  _ gradient: Tensor<Scalar>, _ total: inout Tensor<Scalar>?, _ inputShape: [Int],
-  _ saved: SavedValues<Scalar>
+  _ gradient: Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
+  _ inputs: EntryInputs, _ saved: SavedValues<Scalar>
 ) -> Void
 
 /// How the gradient of an entry flows back to its inputs.
@@ -466,18 +467,33 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         }
         accumulate(firstGradient, slot: 0, of: record, into: &grads)
         accumulate(secondGradient, slot: 1, of: record, into: &grads)
-      case .accumulating(let pullback, let saved):
-        let index = record.inputs.first
-        guard index >= 0 else { continue }
-        var total = grads[index].take()
+      case .accumulating(let pullback, var saved):
+        let (first, second) = (record.inputs.first, record.inputs.second)
+        saved.firstNeedsGradient = first >= 0
+        saved.secondNeedsGradient = second >= 0
+        if !createGraph {
+          saved.first.node = nil
+          saved.second.node = nil
+        }
+        var firstTotal = first >= 0 ? grads[first].take() : nil
+        // One tensor in both slots (`x * x`): its second gradient starts apart, added below.
+        var secondTotal = second >= 0 && second != first ? grads[second].take() : nil
         // Only a total that turns non-finite here is this entry's anomaly.
         let watching =
-          recorder?.isWatching == true && gradient.isFinite && (total?.isFinite ?? true)
-        pullback(gradient, &total, record.inputs.firstShape, saved)
-        if watching, let recorder, !(total?.isFinite ?? true) {
+          recorder?.isWatching == true && gradient.isFinite && (firstTotal?.isFinite ?? true)
+          && (secondTotal?.isFinite ?? true)
+        pullback(gradient, &firstTotal, &secondTotal, record.inputs, saved)
+        if watching, let recorder,
+          !(firstTotal?.isFinite ?? true) || !(secondTotal?.isFinite ?? true)
+        {
           recordBackwardAnomaly(record, at: position, in: recorder)
         }
-        grads[index] = total
+        if first >= 0 { grads[first] = firstTotal }
+        if second >= 0 && second == first {
+          accumulate(secondTotal, slot: 1, of: record, into: &grads)
+        } else if second >= 0 {
+          grads[second] = secondTotal
+        }
       }
     }
     if !retainTape { release() }

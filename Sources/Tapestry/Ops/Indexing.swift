@@ -32,9 +32,9 @@ extension Tensor {
     return Tensor(uncheckedShape: sliceShape, scalars: scalars)
       .recorded(
         as: "slice", self, saving: SavedValues(options: axis, offset: bounds.lowerBound)
-      ) { g, total, inputShape, saved in
+      ) { g, total, _, inputs, saved in
         Tensor.accumulate(
-          part: g, length: g.shape[saved.options], into: &total, shape: inputShape,
+          part: g, length: g.shape[saved.options], into: &total, shape: inputs.firstShape,
           axis: saved.options, start: saved.offset)
       }
   }
@@ -129,9 +129,9 @@ extension Tensor {
       uncheckedShape: shape.enumerated().filter { $0.offset != axis }.map(\.element),
       scalars: scalars
     ).recorded(as: "select", self, saving: SavedValues(options: axis, offset: index)) {
-      g, total, inputShape, saved in
+      g, total, _, inputs, saved in
       Tensor.accumulate(
-        part: g, length: 1, into: &total, shape: inputShape, axis: saved.options,
+        part: g, length: 1, into: &total, shape: inputs.firstShape, axis: saved.options,
         start: saved.offset)
     }
   }
