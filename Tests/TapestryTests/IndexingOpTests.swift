@@ -29,6 +29,21 @@ import Testing
     }
   }
 
+  @Test func slicesAddIntoTheGradientOfTheWhole() {
+    // The slices overlap, and the whole is also used directly, so each slice's gradient lands on
+    // a total that already holds something; the tape keeps the total of a slice it returns.
+    let tape = Tape<Double>()
+    let (x, part, loss) = tape.record { () -> (Tensor<Double>, Tensor<Double>, Tensor<Double>) in
+      let x = tape.watch(Tensor([[1, 2, 3], [4, 5, 6]]))
+      let part = x.slice(alongAxis: 1, 0..<2)
+      let loss = (part * 10).sum() + (x.slice(alongAxis: 1, 1..<3) * 100).sum() + x.sum()
+      return (x, part, loss)
+    }
+    let gradients = tape.gradients(of: loss, at: [x, part])
+    #expect(gradients[0] == Tensor([[11, 111, 101], [11, 111, 101]]))
+    #expect(gradients[1] == Tensor([[10, 10], [10, 10]]))
+  }
+
   @Test func padSurroundsWithZeros() {
     let x = Tensor<Float>([[1, 2], [3, 4]])
     #expect(

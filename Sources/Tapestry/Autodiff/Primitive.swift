@@ -58,6 +58,45 @@ extension Tensor {
       derivative: .builtin(pullback, saved()), checking: [input])
   }
 
+  /// ``recorded(as:_:saving:pullback:)`` with a pullback that adds into the input's gradient
+  /// total rather than returning a gradient.
+  ///
+  /// `saved` is evaluated only when the op is recorded.
+  @inlinable
+  func recorded(
+    as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
+    accumulating pullback: @escaping AccumulatingPullback<Scalar>
+  ) -> Tensor {
+    guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return self }
+    let position = tape.position(of: input)
+    guard position >= 0 else { return self }
+    return linked(
+      on: tape, as: name, inputs: EntryInputs(position, input.shape),
+      derivative: .accumulating(pullback, saved()), checking: [input])
+  }
+
+  /// ``recorded(as:_:_:saving:pullback:)`` with a pullback that adds into the inputs' gradient
+  /// totals rather than returning gradients.
+  ///
+  /// `saved` is evaluated only when the op is recorded.
+  @inlinable
+  func recorded(
+    as name: String, _ first: Tensor, _ second: Tensor,
+    saving saved: @autoclosure () -> SavedValues<Scalar>,
+    accumulating pullback: @escaping AccumulatingPullback<Scalar>
+  ) -> Tensor {
+    guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.active,
+      tape.isRecording
+    else { return self }
+    let firstPosition = tape.position(of: first)
+    let secondPosition = tape.position(of: second)
+    guard firstPosition >= 0 || secondPosition >= 0 else { return self }
+    return linked(
+      on: tape, as: name,
+      inputs: EntryInputs(firstPosition, first.shape, secondPosition, second.shape),
+      derivative: .accumulating(pullback, saved()), checking: [first, second])
+  }
+
   /// ``recorded(as:from:pullback:)`` for a built-in op of two inputs whose pullback reads
   /// `saved` rather than capturing values: recording it allocates nothing but its entry.
   ///

@@ -29,8 +29,10 @@ internal struct SavedValues<Scalar: TensorScalar> {
   @usableFromInline var first: Tensor<Scalar>
   @usableFromInline var second: Tensor<Scalar>
   @usableFromInline var scalar: Scalar
-  /// Options of the op, such as matmul's transpose flags.
+  /// Options of the op, such as matmul's transpose flags or the axis of a slice.
   @usableFromInline var options: Int
+  /// Where the part an op takes from its input starts along its axis (slice, select).
+  @usableFromInline var offset: Int
   /// Whether the first input is recorded on the tape, so its gradient is wanted; set by the tape.
   @usableFromInline var firstNeedsGradient = true
   /// Whether the second input is recorded on the tape, so its gradient is wanted.
@@ -40,12 +42,13 @@ internal struct SavedValues<Scalar: TensorScalar> {
   @inlinable
   init(
     _ first: Tensor<Scalar> = .placeholder, _ second: Tensor<Scalar> = .placeholder,
-    scalar: Scalar = 0, options: Int = 0
+    scalar: Scalar = 0, options: Int = 0, offset: Int = 0
   ) {
     self.first = first
     self.second = second
     self.scalar = scalar
     self.options = options
+    self.offset = offset
   }
 }
 
@@ -58,6 +61,20 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
   _ gradient: Tensor<Scalar>, _ output: Tensor<Scalar>, _ saved: SavedValues<Scalar>
 ) -> (Tensor<Scalar>?, Tensor<Scalar>?)
 
+/// The pullback of a built-in op that adds its gradients straight into the running totals of its
+/// inputs' gradients (`nil` before any arrived); `inputs` gives their shapes.
+///
+/// An op whose gradient is zero outside part of its input (a slice) fills in just that part, so
+/// the parts of a tensor cut into pieces add up in one buffer instead of each being padded to
+/// full size; a product adds `g·x` into the total in one pass without a temporary. When the
+/// gradient or a total is recorded (a backward pass that creates a graph), the pullback must use
+/// differentiable ops instead.
+@usableFromInline
+internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
+  _ gradient: Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
+  _ inputs: EntryInputs, _ saved: SavedValues<Scalar>
+) -> Void
+
 /// How the gradient of an entry flows back to its inputs.
 @usableFromInline
 internal enum Derivative<Scalar: TensorScalar> {
@@ -67,6 +84,8 @@ internal enum Derivative<Scalar: TensorScalar> {
   case closure(Pullback<Scalar>)
   /// A built-in op's pullback and the values it reads.
   case builtin(BuiltinPullback<Scalar>, SavedValues<Scalar>)
+  /// A built-in op's pullback that adds into its input's total, and the values it reads.
+  case accumulating(AccumulatingPullback<Scalar>, SavedValues<Scalar>)
 }
 
 /// The inputs of an entry: tape index (−1 for a constant) and shape of each. The first two are
@@ -324,6 +343,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         inputShapes: inputs.map(\.shape), phase: .forward))
   }
 
+  /// The tape index of `tensor` if it was recorded here, else `nil`.
+  @inlinable
+  func index(of tensor: Tensor<Scalar>) -> Int? {
+    let position = self.position(of: tensor)
+    return position >= 0 ? position : nil
+  }
+
   /// The tape index of `tensor` if it was recorded here, else −1.
   @inlinable
   func position(of tensor: Tensor<Scalar>) -> Int {
@@ -441,6 +467,33 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         }
         accumulate(firstGradient, slot: 0, of: record, into: &grads)
         accumulate(secondGradient, slot: 1, of: record, into: &grads)
+      case .accumulating(let pullback, var saved):
+        let (first, second) = (record.inputs.first, record.inputs.second)
+        saved.firstNeedsGradient = first >= 0
+        saved.secondNeedsGradient = second >= 0
+        if !createGraph {
+          saved.first.node = nil
+          saved.second.node = nil
+        }
+        var firstTotal = first >= 0 ? grads[first].take() : nil
+        // One tensor in both slots (`x * x`): its second gradient starts apart, added below.
+        var secondTotal = second >= 0 && second != first ? grads[second].take() : nil
+        // Only a total that turns non-finite here is this entry's anomaly.
+        let watching =
+          recorder?.isWatching == true && gradient.isFinite && (firstTotal?.isFinite ?? true)
+          && (secondTotal?.isFinite ?? true)
+        pullback(gradient, &firstTotal, &secondTotal, record.inputs, saved)
+        if watching, let recorder,
+          !(firstTotal?.isFinite ?? true) || !(secondTotal?.isFinite ?? true)
+        {
+          recordBackwardAnomaly(record, at: position, in: recorder)
+        }
+        if first >= 0 { grads[first] = firstTotal }
+        if second >= 0 && second == first {
+          accumulate(secondTotal, slot: 1, of: record, into: &grads)
+        } else if second >= 0 {
+          grads[second] = secondTotal
+        }
       }
     }
     if !retainTape { release() }

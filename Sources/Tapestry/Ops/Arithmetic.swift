@@ -25,12 +25,64 @@ extension Tensor {
   @inlinable
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *)
-      .recorded(as: "mul", lhs, rhs, saving: SavedValues(lhs, rhs)) { g, _, saved in
-        (
-          saved.firstNeedsGradient ? g * saved.second : nil,
-          saved.secondNeedsGradient ? g * saved.first : nil
-        )
+      .recorded(as: "mul", lhs, rhs, saving: SavedValues(lhs, rhs)) {
+        g, first, second, inputs, saved in
+        if saved.firstNeedsGradient {
+          Tensor.accumulate(g, times: saved.second, into: &first, shape: inputs.firstShape)
+        }
+        if saved.secondNeedsGradient {
+          Tensor.accumulate(g, times: saved.first, into: &second, shape: inputs.secondShape)
+        }
       }
+  }
+
+  /// Adds `g · x`, summed back to `shape`, into `total`, the running gradient of a factor of
+  /// that shape (`nil`: none yet).
+  ///
+  /// When nothing is recorded or broadcast the product goes straight into the total, in one
+  /// pass and without a temporary; otherwise it is formed with differentiable ops and added.
+  @inlinable
+  static func accumulate(_ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: [Int]) {
+    if g.node == nil, x.node == nil, g.shape == shape, x.shape == shape,
+      var whole = total.take()
+    {
+      guard whole.node == nil else {
+        total = whole + g * x
+        return
+      }
+      let width = Scalar.Vector.scalarCount
+      g.elements.withUnsafeBufferPointer { pg in
+        x.elements.withUnsafeBufferPointer { px in
+          whole.elements.withUnsafeMutableBufferPointer { out in
+            let n = out.count
+            var i = 0
+            while i + width <= n {
+              let product = Scalar.Vector(pg[i..<(i + width)]) * Scalar.Vector(px[i..<(i + width)])
+              (Scalar.Vector(out[i..<(i + width)]) + product).storeUnaligned(to: out, at: i)
+              i += width
+            }
+            while i < n {
+              out[i] += pg[i] * px[i]
+              i += 1
+            }
+          }
+        }
+      }
+      total = whole
+      return
+    }
+    var product = g * x
+    if product.shape != shape { product = product.summed(toShape: shape, op: "mul") }
+    guard var whole = total.take() else {
+      total = product
+      return
+    }
+    if whole.node == nil && product.node == nil {
+      whole.add(product)
+    } else {
+      whole = whole + product
+    }
+    total = whole
   }
 
   /// Elementwise quotient with broadcasting.

@@ -1,6 +1,7 @@
 // Picking parts of a tensor (slice, select, gather, where) and the ops that put gradients back
 // (pad, scatter). Each pair is the other's pullback, so gradients of gradients stay
-// differentiable: slice ↔ pad, gather ↔ scatter, and where is its own.
+// differentiable: slice ↔ pad, gather ↔ scatter, and where is its own. Outside a graph-creating
+// backward pass, slice and select add their gradient into place instead of padding it.
 
 // MARK: - Slicing and padding
 
@@ -9,8 +10,9 @@ extension Tensor {
   /// `range.count` (PyTorch's `narrow`, NumPy's `x[:, a:b]`).
   ///
   /// `x.slice(alongAxis: -1, 2..<5)` of a `[B, F]` tensor is `[B, 3]`. Any range expression works
-  /// (`2...`, `..<4`). Traps when the range leaves `0..<shape[axis]`. The pullback pads the
-  /// gradient with zeros back to `self`'s shape.
+  /// (`2...`, `..<4`). Traps when the range leaves `0..<shape[axis]`. The pullback adds the
+  /// gradient into its place in the gradient of `self`, so the slices of one tensor share one
+  /// full-size gradient.
   @inlinable
   public func slice(alongAxis axis: Int, _ range: some RangeExpression<Int>) -> Tensor {
     let axis = resolvedAxis(axis, rank: rank, op: "slice", shape: shape)
@@ -28,9 +30,56 @@ extension Tensor {
       count: outer * bounds.count * inner, start: 0, stride: bounds.count * inner,
       length: bounds.count * inner, runs: outer, zeroFilled: false)
     return Tensor(uncheckedShape: sliceShape, scalars: scalars)
-      .recorded(as: "slice", from: self) { g, _ in
-        [g.padded(alongAxis: axis, before: bounds.lowerBound, after: size - bounds.upperBound)]
+      .recorded(
+        as: "slice", self, saving: SavedValues(options: axis, offset: bounds.lowerBound)
+      ) { g, total, _, inputs, saved in
+        Tensor.accumulate(
+          part: g, length: g.shape[saved.options], into: &total, shape: inputs.firstShape,
+          axis: saved.options, start: saved.offset)
       }
+  }
+
+  /// Adds `part`, the gradient of the `length` elements from `start` along `axis` of a tensor of
+  /// `shape`, into `total`, the running gradient of that whole tensor (`nil`: none yet).
+  ///
+  /// Unrecorded, the part is added in place, so the parts of a tensor cut into pieces share one
+  /// full-size buffer; recorded (a backward pass that creates a graph), it is padded and added
+  /// with differentiable ops.
+  @inlinable
+  static func accumulate(
+    part: Tensor, length: Int, into total: inout Tensor?, shape: [Int], axis: Int, start: Int
+  ) {
+    let size = shape[axis]
+    guard part.node == nil, total?.node == nil else {
+      var partShape = shape
+      partShape[axis] = length
+      let padded = part.reshaped(to: partShape).padded(
+        alongAxis: axis, before: start, after: size - start - length)
+      total = total.map { $0 + padded } ?? padded
+      return
+    }
+    let (outer, inner) = outerAndInner(shape, around: axis)
+    let run = length * inner
+    guard var whole = total.take() else {
+      total = Tensor(
+        uncheckedShape: shape,
+        scalars: Kernels.copyRuns(
+          part.scalars, start: 0, stride: run, count: outer * size * inner, start: start * inner,
+          stride: size * inner, length: run, runs: outer, zeroFilled: true))
+      return
+    }
+    whole.elements.withUnsafeMutableBufferPointer { out in
+      part.scalars.withUnsafeBufferPointer { input in
+        for index in 0..<outer {
+          let from = index * run
+          let to = (index * size + start) * inner
+          Kernels.addRun(
+            UnsafeBufferPointer(rebasing: input[from..<(from + run)]),
+            into: UnsafeMutableBufferPointer(rebasing: out[to..<(to + run)]))
+        }
+      }
+    }
+    total = whole
   }
 
   /// `self` with `before` zeros in front and `after` zeros behind along `axis` (NumPy's `pad`
@@ -63,7 +112,7 @@ extension Tensor {
   /// sequence is `x.select(t, alongAxis: 0)`, of shape `[B, F]` (PyTorch's `select`).
   ///
   /// A negative index counts from the end (`-1` is the last). Traps when the index is out of
-  /// range. The pullback pads the gradient back into zeros of `self`'s shape.
+  /// range. The pullback adds the gradient into its place in the gradient of `self`.
   @inlinable
   public func select(_ index: Int, alongAxis axis: Int) -> Tensor {
     let axis = resolvedAxis(axis, rank: rank, op: "select", shape: shape)
@@ -73,16 +122,17 @@ extension Tensor {
       "select: index \(index) is out of range for size \(size) of axis \(axis), shape \(shape)")
     let index = index < 0 ? index + size : index
     let (outer, inner) = outerAndInner(shape, around: axis)
-    var keptShape = shape
-    keptShape[axis] = 1
     let scalars = Kernels.copyRuns(
       scalars, start: index * inner, stride: size * inner, count: outer * inner, start: 0,
       stride: inner, length: inner, runs: outer, zeroFilled: false)
     return Tensor(
       uncheckedShape: shape.enumerated().filter { $0.offset != axis }.map(\.element),
       scalars: scalars
-    ).recorded(as: "select", from: self) { g, _ in
-      [g.reshaped(to: keptShape).padded(alongAxis: axis, before: index, after: size - index - 1)]
+    ).recorded(as: "select", self, saving: SavedValues(options: axis, offset: index)) {
+      g, total, _, inputs, saved in
+      Tensor.accumulate(
+        part: g, length: 1, into: &total, shape: inputs.firstShape, axis: saved.options,
+        start: saved.offset)
     }
   }
 

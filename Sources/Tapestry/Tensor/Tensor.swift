@@ -108,7 +108,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
   /// Adds `other`, of the same shape, element by element into this tensor's buffer (copying
   /// the buffer first only if another tensor shares it); the result is a constant.
-  @inlinable
+  @inlinable @inline(__always)
   mutating func add(_ other: Tensor) {
     node = nil
     let width = Scalar.Vector.scalarCount
