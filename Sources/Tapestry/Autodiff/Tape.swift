@@ -343,13 +343,6 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         inputShapes: inputs.map(\.shape), phase: .forward))
   }
 
-  /// The tape index of `tensor` if it was recorded here, else `nil`.
-  @inlinable
-  func index(of tensor: Tensor<Scalar>) -> Int? {
-    let position = self.position(of: tensor)
-    return position >= 0 ? position : nil
-  }
-
   /// The tape index of `tensor` if it was recorded here, else −1.
   @inlinable
   func position(of tensor: Tensor<Scalar>) -> Int {
