@@ -85,16 +85,7 @@ extension Tensor {
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
-    guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.active,
-      tape.isRecording
-    else { return self }
-    let firstPosition = tape.position(of: first)
-    let secondPosition = tape.position(of: second)
-    guard firstPosition >= 0 || secondPosition >= 0 else { return self }
-    return linked(
-      on: tape, as: name,
-      inputs: EntryInputs(firstPosition, first.shape, secondPosition, second.shape),
-      derivative: .accumulating(pullback, saved()), checking: [first, second])
+    recorded(as: name, first, second, derivative: .accumulating(pullback, saved()))
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of two inputs whose pullback reads
@@ -107,6 +98,16 @@ extension Tensor {
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
+    recorded(as: name, first, second, derivative: .builtin(pullback, saved()))
+  }
+
+  /// Records `self` as the output of a built-in op of two inputs with `derivative`, evaluated
+  /// only when the op is recorded (some input is on the active, recording tape).
+  @inlinable
+  func recorded(
+    as name: String, _ first: Tensor, _ second: Tensor,
+    derivative: @autoclosure () -> Derivative<Scalar>
+  ) -> Tensor {
     guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.active,
       tape.isRecording
     else { return self }
@@ -116,7 +117,7 @@ extension Tensor {
     return linked(
       on: tape, as: name,
       inputs: EntryInputs(firstPosition, first.shape, secondPosition, second.shape),
-      derivative: .builtin(pullback, saved()), checking: [first, second])
+      derivative: derivative(), checking: [first, second])
   }
 
   /// Appends `self` to `tape` and, in anomaly mode, checks it against `inputs`.
