@@ -132,6 +132,19 @@ private func naiveReduction(
     #expect(Tensor<Float>(repeating: -.infinity, shape: [3]).max().scalar == -.infinity)
   }
 
+  /// A Float sum of 1.6M positive values (the size of W1 L's loss) stays within a few Float
+  /// roundings of the exact sum: summed in one set of vector lanes, it was 1.5e-5 off.
+  @Test(arguments: [1_600_000, 100_003])
+  func longFloatSumsArePairwiseAccurate(count: Int) {
+    var generator = SeededGenerator(seed: 11)
+    let values = (0..<count).map { _ in Float.random(in: 0..<1, using: &generator) }
+    let exact = values.reduce(0.0) { $0 + Double($1) }
+    let sum = Double(Tensor(values).sum().scalars[0])
+    let mean = Double(Tensor(values).mean().scalars[0])
+    #expect(abs(sum - exact) / exact < 1e-6)
+    #expect(abs(mean - exact / Double(count)) / (exact / Double(count)) < 1e-6)
+  }
+
   @Test func maxWithABadAxisTraps() async {
     let result = await #expect(
       processExitsWith: .failure, observing: [\.standardErrorContent]

@@ -1,6 +1,9 @@
 // Elementwise kernels. Each takes a scalar function and its SIMD twin; the vector form runs over
 // whole `Scalar.Vector` chunks and the scalar form finishes the tail. Generic code here is
-// `@inlinable` so that every op specialises it for `Float` and `Double` with the closures inlined.
+// `@inlinable` so that every op specialises it for `Float` and `Double`, and the kernels that take
+// closures are `@inline(__always)` so that the op's closure is inlined into the loop: specialised
+// but not inlined, `zip` called `+` through a function pointer once per vector, with the registers
+// spilled around each call (a profile of W1 LSTM M showed it).
 
 /// Namespace for the forward kernels that ops are built on.
 @usableFromInline
@@ -11,7 +14,8 @@ internal enum Kernels {
   /// specialised code, while `[Scalar](unsafeUninitializedCapacity:)` goes through the standard
   /// library's unspecialised allocation, which looks the array type up at run time (measured with
   /// callgrind: some 350 instructions per array, more than the whole of a small op). Large arrays
-  /// skip the zero-fill, whose cost then outweighs the lookup.
+  /// skip the zero-fill, whose cost then outweighs the lookup, and are where the allocator is
+  /// first told to keep freed memory for reuse (``FreedMemoryReuse``).
   @inlinable
   static func array<Scalar: TensorScalar>(
     count: Int, _ body: (UnsafeMutableBufferPointer<Scalar>) -> Void
@@ -21,6 +25,7 @@ internal enum Kernels {
       result.withUnsafeMutableBufferPointer { body($0) }
       return result
     }
+    _ = FreedMemoryReuse.isEnabled
     return [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
       body(out)
       initialized = count
@@ -28,7 +33,7 @@ internal enum Kernels {
   }
 
   /// `result[i] = f(x[i])`.
-  @inlinable
+  @inlinable @inline(__always)
   static func map<Scalar: TensorScalar>(
     _ x: [Scalar], scalar f: (Scalar) -> Scalar, vector vf: (Scalar.Vector) -> Scalar.Vector
   ) -> [Scalar] {
@@ -50,7 +55,7 @@ internal enum Kernels {
   }
 
   /// `result[i] = f(x[i])` for functions with no vector form (library calls such as `exp`).
-  @inlinable
+  @inlinable @inline(__always)
   static func map<Scalar: TensorScalar>(_ x: [Scalar], scalar f: (Scalar) -> Scalar) -> [Scalar] {
     array(count: x.count) { out in
       x.withUnsafeBufferPointer { input in
@@ -64,7 +69,7 @@ internal enum Kernels {
   /// The last axis runs as a vector loop, with a splat for an operand broadcast along it; the
   /// leading axes are walked with an odometer, so every broadcast pattern runs at vector speed
   /// when the last axis is long.
-  @inlinable
+  @inlinable @inline(__always)
   static func zip<Scalar: TensorScalar>(
     _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, op: String,
     scalar f: (Scalar, Scalar) -> Scalar, vector vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
@@ -135,7 +140,7 @@ internal enum Kernels {
   }
 
   /// One contiguous run of `zip`: strides are 1 (walk) or 0 (splat one value).
-  @inlinable
+  @inlinable @inline(__always)
   static func zipRun<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ strideA: Int, _ b: UnsafePointer<Scalar>, _ strideB: Int,
     _ out: UnsafeMutablePointer<Scalar>, _ n: Int,

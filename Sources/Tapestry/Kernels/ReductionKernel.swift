@@ -1,11 +1,17 @@
 extension Kernels {
+  /// The longest run a reduction folds in one set of vector lanes before combining pairwise:
+  /// 16 Float vectors, so each lane adds at most 16 values in sequence.
+  @usableFromInline
+  static let pairwiseLeaf = 256
+
   /// Reduces the middle axis of `x` viewed as `[outer, length, inner]`: result `[outer, inner]`,
   /// `result[o, k] = combine over r of x[o, r, k]`, starting from `initial`.
   ///
   /// Any reduction over one contiguous block of axes has this form. With `inner > 1` the vector
   /// loop runs along `inner`, adding whole rows; with `inner == 1` it runs along the reduced axis
-  /// with `Scalar.Vector` partial results, folded at the end.
-  @inlinable
+  /// with `Scalar.Vector` partial results over runs of `pairwiseLeaf` elements, whose results
+  /// are combined pairwise.
+  @inlinable @inline(__always)
   static func reduce<Scalar: TensorScalar>(
     _ x: [Scalar], outer: Int, length: Int, inner: Int, initial: Scalar,
     scalar combine: (Scalar, Scalar) -> Scalar,
@@ -14,22 +20,34 @@ extension Kernels {
     let width = Scalar.Vector.scalarCount
     return array(count: outer * inner) { out in
       x.withUnsafeBufferPointer { input in
+        // Combines `count` contiguous elements from `start`: runs of up to `pairwiseLeaf`
+        // elements in `Scalar.Vector` lanes, and the runs' results pairwise. A sum's rounding
+        // error then grows with the logarithm of the length rather than with the length itself
+        // (the Float mean of the 1.6M squared errors of W1 L was 1.5e-5 off when one set of
+        // lanes took every element; NumPy sums pairwise for the same reason).
+        func pairwise(_ start: Int, _ count: Int) -> Scalar {
+          if count > pairwiseLeaf {
+            let half = (count / 2 + width - 1) / width * width
+            return combine(pairwise(start, half), pairwise(start + half, count - half))
+          }
+          var lanes = Scalar.Vector(repeating: initial)
+          var r = 0
+          while r + width <= count {
+            lanes = vcombine(lanes, Scalar.Vector(input[(start + r)..<(start + r + width)]))
+            r += width
+          }
+          var total = initial
+          for lane in 0..<width { total = combine(total, lanes[lane]) }
+          while r < count {
+            total = combine(total, input[start + r])
+            r += 1
+          }
+          return total
+        }
         for o in 0..<outer {
           let base = o * length * inner
           if inner == 1 {
-            var lanes = Scalar.Vector(repeating: initial)
-            var r = 0
-            while r + width <= length {
-              lanes = vcombine(lanes, Scalar.Vector(input[(base + r)..<(base + r + width)]))
-              r += width
-            }
-            var total = initial
-            for lane in 0..<width { total = combine(total, lanes[lane]) }
-            while r < length {
-              total = combine(total, input[base + r])
-              r += 1
-            }
-            out[o] = total
+            out[o] = pairwise(base, length)
           } else {
             let row = UnsafeMutableBufferPointer(rebasing: out[(o * inner)..<((o + 1) * inner)])
             for k in 0..<inner { row[k] = initial }

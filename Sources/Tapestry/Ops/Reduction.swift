@@ -23,7 +23,7 @@ extension Tensor {
   }
 
   /// Reduces sorted, distinct `axes` with `combine`, contiguous blocks of axes at a time.
-  @inlinable
+  @inlinable @inline(__always)
   func reduced(
     alongAxes axes: [Int], keepingDims: Bool, initial: Scalar,
     scalar combine: (Scalar, Scalar) -> Scalar,
