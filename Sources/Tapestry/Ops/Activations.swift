@@ -6,13 +6,21 @@
 /// The logistic sigmoid 1 / (1 + e^−x) elementwise, any shape; values in [0, 1].
 ///
 /// Runs the vectorised kernel (within 3 ulp), finite for every finite input: exactly 1 at
-/// x = 1000 and 0 at x = −1000, never NaN. Its derivative y·(1 − y) is computed from the output.
+/// x = 1000 and 0 at x = −1000, never NaN. Its derivative y·(1 − y) is computed from the output,
+/// in one pass unless a higher-order derivative is being recorded.
 @inlinable
 public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
     scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Sigmoid())
-  ).recorded(as: "sigmoid", x, saving: SavedValues()) { g, y, _ in (g * (y * (1 - y)), nil) }
+  ).recorded(as: "sigmoid", x, saving: SavedValues()) { g, y, _ in
+    guard g.node == nil, y.node == nil else { return (g * (y * (1 - y)), nil) }
+    return (
+      Kernels.zip(
+        g, y, op: "sigmoid", scalar: { g, y in g * (y * (1 - y)) },
+        vector: { g, y in g * (y * (1 - y)) }), nil
+    )
+  }
 }
 
 /// max(x, 0) elementwise, any shape; NaN stays NaN.

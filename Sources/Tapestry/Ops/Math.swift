@@ -117,12 +117,19 @@ public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> {
 /// Hyperbolic tangent elementwise, any shape.
 ///
 /// Runs the vectorised kernel (within 3 ulp, exact ±1 for large |x|); its derivative 1 − tanh²
-/// is computed from the output.
+/// is computed from the output, in one pass unless a higher-order derivative is being recorded.
 @inlinable
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Tanh())
-  ).recorded(as: "tanh", x, saving: SavedValues()) { g, y, _ in (g * (1 - y * y), nil) }
+  ).recorded(as: "tanh", x, saving: SavedValues()) { g, y, _ in
+    guard g.node == nil, y.node == nil else { return (g * (1 - y * y), nil) }
+    return (
+      Kernels.zip(
+        g, y, op: "tanh", scalar: { g, y in g * (1 - y * y) }, vector: { g, y in g * (1 - y * y) }),
+      nil
+    )
+  }
 }
 
 extension Tensor {
