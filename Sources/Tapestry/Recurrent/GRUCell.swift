@@ -87,7 +87,9 @@ public struct GRUCell<Scalar: TensorScalar>: InputProjectingCell {
     let reset = probe(sigmoid(x[0] + h[0]), as: "gate.reset")
     let update = probe(sigmoid(x[1] + h[1]), as: "gate.update")
     let candidate = probe(tanh(x[2] + reset * h[2]), as: "gate.candidate")
-    let hidden = (1 - update) * candidate + update * state
+    // (1 − z)·n + z·h written as n + z·(h − n): three ops instead of four, and PyTorch's own
+    // order of operations.
+    let hidden = candidate + update * (state - candidate)
     return (hidden, hidden)
   }
 }
