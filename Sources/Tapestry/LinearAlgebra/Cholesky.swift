@@ -172,10 +172,9 @@ private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range
               let l = value / d[base + j]
               unit[out + j] = l
               a[row + j] = l
-              let column = j * width
-              for k in (j + 1)..<Swift.max(j + 1, width) {
-                scaled[out + k] -= value * transposed[column + k]
-              }
+              subtractScaled(
+                transposed, from: j * width + j + 1, times: value, into: scaled,
+                at: out + j + 1, count: width - j - 1)
             }
           }
         }
@@ -183,6 +182,29 @@ private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range
     }
   }
   return (unit, scaled)
+}
+
+/// `target[at + k] −= scale·source[from + k]` for k in 0..<count, 8 lanes at a time: the
+/// indexed loop stays scalar because of its overflow-checked index arithmetic.
+@inline(__always)
+private func subtractScaled(
+  _ source: UnsafeBufferPointer<Double>, from: Int, times scale: Double,
+  into target: UnsafeMutableBufferPointer<Double>, at: Int, count: Int
+) {
+  let (input, output) = (UnsafeRawBufferPointer(source), UnsafeMutableRawBufferPointer(target))
+  var k = 0
+  while k &+ 8 <= count {
+    let (i, o) = ((from &+ k) &* 8, (at &+ k) &* 8)
+    output.storeBytes(
+      of: output.loadUnaligned(fromByteOffset: o, as: SIMD8<Double>.self)
+        - scale * input.loadUnaligned(fromByteOffset: i, as: SIMD8<Double>.self),
+      toByteOffset: o, as: SIMD8<Double>.self)
+    k &+= 8
+  }
+  while k < count {
+    target[at &+ k] -= scale * source[from &+ k]
+    k &+= 1
+  }
 }
 
 // MARK: - Lower-triangle products
