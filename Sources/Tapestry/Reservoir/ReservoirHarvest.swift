@@ -75,6 +75,8 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   let bias: [Scalar]
   /// The row at each position: SELL-8's length-sorted order, or the identity for CSR.
   let rowOrder: [Int32]
+  /// The position of each row: the inverse of ``rowOrder``.
+  let positions: [Int]
   let leakRate: Scalar
   let spectralScale: Scalar
   let inputScale: Scalar
@@ -102,6 +104,9 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
     self.feedbackWeight = rows(of: feedbackWeight, width: feedbackSize, order: rowOrder)
     self.bias = rows(of: bias, width: 1, order: rowOrder)
     self.rowOrder = rowOrder
+    var positions = [Int](repeating: 0, count: rowOrder.count)
+    for (k, row) in rowOrder.enumerated() { positions[Int(row)] = k }
+    self.positions = positions
     self.leakRate = leakRate
     self.spectralScale = spectralScale
     self.inputScale = inputScale
@@ -118,6 +123,9 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
 
   /// Runs `steps` steps over `inputs` (`steps` rows of `externalInputSize + feedbackSize`),
   /// updating `state` in place and calling `visit(t, xₜ)` after every step.
+  ///
+  /// The state is carried in the order of ``rowOrder``, the order W's rows and columns are
+  /// stored in; `visit` and `state` see it in unit order.
   @_specialize(where Scalar == Double)
   @_specialize(where Scalar == Float)
   func run(
@@ -129,6 +137,7 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
     let parts =
       matrix.nonzeroCount >= Self.parallelThreshold
       ? Swift.max(1, Swift.min(ComputeSettings.threads, n / 64)) : 1
+    var current = rowOrder.map { state[Int($0)] }
     var next = [Scalar](repeating: 0, count: n)
     var scratch = [Scalar](repeating: 0, count: n)
     rowOrder.withUnsafeBufferPointer { rowOrder in
@@ -145,7 +154,7 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
                 for step in 0..<steps {
                   let row = UnsafeBufferPointer(
                     rebasing: inputs[(step * width)..<((step + 1) * width)])
-                  state.withUnsafeBufferPointer { x in
+                  current.withUnsafeBufferPointer { x in
                     next.withUnsafeMutableBufferPointer { out in
                       scratch.withUnsafeMutableBufferPointer { scratch in
                         let buffers = StepBuffers(state: x, input: row, next: out, scratch: scratch)
@@ -164,11 +173,14 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
                     }
                   }
                   if noisy {
+                    // Drawn in unit order, as on the tape.
                     for i in 0..<n {
-                      next[i] = next[i] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
+                      let k = positions[i]
+                      next[k] = next[k] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
                     }
                   }
-                  swap(&state, &next)
+                  swap(&current, &next)
+                  for k in 0..<n { state[Int(rowOrder[k])] = current[k] }
                   state.withUnsafeBufferPointer { visit(step, $0) }
                 }
               }
@@ -194,11 +206,11 @@ private func rows<Scalar>(of values: [Scalar], width: Int, order: [Int32]) -> [S
 
 /// The buffers one step reads and writes; the threads of a step write disjoint rows of `next`.
 struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
-  /// xₜ₋₁, `[N]`.
+  /// xₜ₋₁, `[N]`, in the order of ``StepWeights/rowOrder``.
   let state: UnsafeBufferPointer<Scalar>
   /// `[uₜ, yₜ₋₁]`.
   let input: UnsafeBufferPointer<Scalar>
-  /// xₜ, `[N]`, written.
+  /// xₜ, `[N]`, in the order of ``StepWeights/rowOrder``, written.
   let next: UnsafeMutableBufferPointer<Scalar>
   /// `[N]` pre-activations, in the order of ``StepWeights/rowOrder``.
   let scratch: UnsafeMutableBufferPointer<Scalar>
@@ -222,8 +234,8 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
   /// The row at each position: SELL-8's length-sorted order, or the identity for CSR.
   let rowOrder: UnsafeBufferPointer<Int32>
 
-  /// xₜ for the rows at `positions` (a range starting at a multiple of 8) of ``rowOrder``:
-  /// `next[i] = (1 − α)·x[i] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
+  /// xₜ at `positions` (a range starting at a multiple of 8) of ``rowOrder``, row i at position k:
+  /// `next[k] = (1 − α)·x[k] + α·tanh(ρ·(W·x)ᵢ + s·(W_in·u)ᵢ + bᵢ + (W_fb·y)ᵢ)`.
   @inline(__always)
   func update(positions: Range<Int>, _ buffers: StepBuffers<Scalar>) {
     let (x, input, out, scratch) = (buffers.state, buffers.input, buffers.next, buffers.scratch)
@@ -239,6 +251,7 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
             to: Double.self),
           count: scratch.count))
     } else {
+      // Without SELL-8 the order is the identity, so positions are rows and columns alike.
       for k in positions { scratch[k] = storage.rowDot(Int(rowOrder[k]), x) }
     }
     if inputs == 1 && feedbackSize == 0 {
@@ -262,34 +275,42 @@ struct StepWeights<Scalar: TensorScalar>: @unchecked Sendable {
         scratch[k] = pre
       }
     }
-    tanhInPlace(UnsafeMutableBufferPointer(rebasing: scratch[positions]))
-    let keep = 1 - leakRate
-    for k in positions {
-      let i = Int(rowOrder[k])
-      out[i] = keep * x[i] + leakRate * scratch[k]
-    }
+    leakyTanh(positions, x, scratch, out)
   }
-}
 
-/// tanh of every element, a whole `Scalar.Vector` at a time (``Kernels/VectorMath``); the tail
-/// is padded, so each value is the same wherever it sits.
-@inline(__always)
-func tanhInPlace<Scalar: TensorScalar>(_ buffer: UnsafeMutableBufferPointer<Scalar>) {
-  guard let base = buffer.baseAddress else { return }
-  let width = Scalar.Vector.scalarCount
-  let raw = UnsafeMutableRawPointer(base)
-  let stride = MemoryLayout<Scalar>.stride
-  var i = 0
-  while i + width <= buffer.count {
-    let lanes = raw.loadUnaligned(fromByteOffset: i * stride, as: Scalar.Vector.self)
-    raw.storeBytes(
-      of: Kernels.VectorMath.tanh(lanes), toByteOffset: i * stride, as: Scalar.Vector.self)
-    i += width
-  }
-  if i < buffer.count {
-    var lanes = Scalar.Vector()
-    for lane in 0..<(buffer.count - i) { lanes[lane] = buffer[i + lane] }
-    let result = Kernels.VectorMath.tanh(lanes)
-    for lane in 0..<(buffer.count - i) { buffer[i + lane] = result[lane] }
+  /// `out[k] = (1 − α)·x[k] + α·tanh(pre[k])` for k in `positions`, a whole `Scalar.Vector` at a
+  /// time (``Kernels/VectorMath``); the tail is padded, so each value is the same wherever it
+  /// sits.
+  @inline(__always)
+  private func leakyTanh(
+    _ positions: Range<Int>, _ x: UnsafeBufferPointer<Scalar>,
+    _ pre: UnsafeMutableBufferPointer<Scalar>, _ out: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    typealias Vector = Scalar.Vector
+    let width = Vector.scalarCount
+    let keep = Vector(repeating: 1 - leakRate)
+    let rate = Vector(repeating: leakRate)
+    let (states, pres, outs) = (
+      UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(pre), UnsafeMutableRawBufferPointer(out)
+    )
+    let stride = MemoryLayout<Scalar>.stride
+    var k = positions.lowerBound
+    while k + width <= positions.upperBound {
+      let offset = k * stride
+      let value =
+        keep * states.loadUnaligned(fromByteOffset: offset, as: Vector.self) + rate
+        * Kernels.VectorMath.tanh(pres.loadUnaligned(fromByteOffset: offset, as: Vector.self))
+      outs.storeBytes(of: value, toByteOffset: offset, as: Vector.self)
+      k += width
+    }
+    if k < positions.upperBound {
+      var (lanes, previous) = (Vector(), Vector())
+      for lane in 0..<(positions.upperBound - k) {
+        lanes[lane] = pre[k + lane]
+        previous[lane] = x[k + lane]
+      }
+      let value = keep * previous + rate * Kernels.VectorMath.tanh(lanes)
+      for lane in 0..<(positions.upperBound - k) { out[k + lane] = value[lane] }
+    }
   }
 }

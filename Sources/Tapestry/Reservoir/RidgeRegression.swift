@@ -35,7 +35,7 @@ public struct RidgeRegression: Sendable {
   private var targetSum: [Double]
   /// Σ (x − shift)(x − shift)ᵀ, row-major N×N; only its lower triangle is accumulated.
   private var gram: [Double]
-  /// Σ (x − shift)(y − shift)ᵀ, row-major N×O.
+  /// Σ (y − shift)(x − shift)ᵀ, row-major O×N.
   private var cross: [Double]
 
   /// An empty accumulator for `featureCount` features and `outputCount` targets per row.
@@ -52,8 +52,9 @@ public struct RidgeRegression: Sendable {
     cross = [Double](repeating: 0, count: featureCount * outputCount)
   }
 
-  /// Adds the rows of `features` `[T, N]` and `targets` `[T, O]`, in chunks of 1,024 rows so
-  /// that only a chunk is ever copied to Double.
+  /// Adds the rows of `features` `[T, N]` and `targets` `[T, O]`. Double tensors are read in
+  /// place; others are copied to Double 1,024 rows at a time, so that only a chunk is ever
+  /// converted.
   ///
   /// Traps, naming both shapes, unless the shapes match the accumulator and each other.
   public mutating func accumulate<Scalar>(features: Tensor<Scalar>, targets: Tensor<Scalar>) {
@@ -63,43 +64,67 @@ public struct RidgeRegression: Sendable {
       "RidgeRegression.accumulate: features \(features.shape) and targets \(targets.shape) do "
         + "not match [T, \(featureCount)] and [T, \(outputCount)]")
     let rows = features.shape[0]
+    if let x = features as? Tensor<Double>, let y = targets as? Tensor<Double> {
+      accumulateRows(x.scalars, y.scalars, count: rows)
+      return
+    }
     var start = 0
     while start < rows {
-      let end = Swift.min(rows, start + 1024)
-      accumulateChunk(
-        features.slice(alongAxis: 0, start..<end).converted(to: Double.self),
-        targets.slice(alongAxis: 0, start..<end).converted(to: Double.self))
+      let end = Swift.min(rows, start + Self.chunkRows)
+      accumulateRows(
+        features.slice(alongAxis: 0, start..<end).converted(to: Double.self).scalars,
+        targets.slice(alongAxis: 0, start..<end).converted(to: Double.self).scalars,
+        count: end - start)
       start = end
     }
   }
 
-  private mutating func accumulateChunk(_ x: Tensor<Double>, _ y: Tensor<Double>) {
-    let rows = x.shape[0]
+  /// Rows packed for the Gram product at a time: 16 MiB of packed panels at N = 2,000.
+  private static let chunkRows = 1024
+
+  /// Adds `count` rows of row-major `x` `[count, N]` and `y` `[count, O]`.
+  private mutating func accumulateRows(_ x: [Double], _ y: [Double], count rows: Int) {
     let (n, o) = (featureCount, outputCount)
     if sampleCount == 0 {
-      featureShift = x.mean(alongAxis: 0).scalars
-      targetShift = y.mean(alongAxis: 0).scalars
+      let first = Swift.min(rows, Self.chunkRows)
+      featureShift = columnMeans(x, rows: first, width: n)
+      targetShift = columnMeans(y, rows: first, width: o)
     }
-    let (xs, ys) = (x.scalars, y.scalars)
-    xs.withUnsafeBufferPointer { xs in
+    x.withUnsafeBufferPointer { x in
       featureShift.withUnsafeBufferPointer { shift in
-        let packed = PackedPanels(rows: rows, width: n, rowMajor: xs, stride: n, shift: shift)
-        gram.withUnsafeMutableBufferPointer { gram in
-          addLowerProduct(
-            packed, packed, into: gram, offset: 0, stride: n, threads: ComputeSettings.threads)
+        var start = 0
+        while start < rows {
+          let end = Swift.min(rows, start + Self.chunkRows)
+          let packed = PackedPanels(
+            rows: end - start, width: n, rowMajor: UnsafeBufferPointer(rebasing: x[(start * n)...]),
+            stride: n, shift: shift)
+          gram.withUnsafeMutableBufferPointer { gram in
+            addLowerProduct(
+              packed, packed, into: gram, offset: 0, stride: n, threads: ComputeSettings.threads)
+          }
+          start = end
         }
       }
     }
-    // The sums and XᵀY are O(T·N·O), too small to need more than a row-by-row pass.
-    var shiftedX = [Double](repeating: 0, count: n)
-    var shiftedY = [Double](repeating: 0, count: o)
-    for t in 0..<rows {
-      for i in 0..<n { shiftedX[i] = xs[t * n + i] - featureShift[i] }
-      for j in 0..<o { shiftedY[j] = ys[t * o + j] - targetShift[j] }
-      for i in 0..<n { featureSum[i] += shiftedX[i] }
-      for j in 0..<o { targetSum[j] += shiftedY[j] }
-      for i in 0..<n {
-        for j in 0..<o { cross[i * o + j] += shiftedX[i] * shiftedY[j] }
+    // The sums and XᵀY are O(T·N·O), one pass over the rows.
+    x.withUnsafeBufferPointer { x in
+      featureShift.withUnsafeBufferPointer { shift in
+        featureSum.withUnsafeMutableBufferPointer { sum in
+          cross.withUnsafeMutableBufferPointer { cross in
+            guard let x = x.baseAddress, let shift = shift.baseAddress,
+              let sum = sum.baseAddress, let cross = cross.baseAddress
+            else { return }
+            for t in 0..<rows {
+              let row = x + t * n
+              addShifted(row, minus: shift, times: 1, into: sum, count: n)
+              for j in 0..<o {
+                let target = y[t * o + j] - targetShift[j]
+                targetSum[j] += target
+                addShifted(row, minus: shift, times: target, into: cross + j * n, count: n)
+              }
+            }
+          }
+        }
       }
     }
     sampleCount += rows
@@ -124,9 +149,9 @@ public struct RidgeRegression: Sendable {
       for j in 0...i { a[i * n + j] -= count * xMean[i] * xMean[j] }
       a[i * n + i] += ridge
     }
-    var b = cross
+    var b = [Double](repeating: 0, count: n * o)
     for i in 0..<n {
-      for j in 0..<o { b[i * o + j] -= count * xMean[i] * yMean[j] }
+      for j in 0..<o { b[i * o + j] = cross[j * n + i] - count * xMean[i] * yMean[j] }
     }
     let w = solveSymmetric(Tensor(shape: [n, n], scalars: a), Tensor(shape: [n, o], scalars: b))
       .scalars
@@ -142,5 +167,40 @@ public struct RidgeRegression: Sendable {
     }
     return RidgeSolution(
       weight: Tensor(shape: [o, n], scalars: weight), bias: Tensor(bias))
+  }
+}
+
+/// The mean of each column of the first `rows` rows of the row-major `values` (`width` columns).
+private func columnMeans(_ values: [Double], rows: Int, width: Int) -> [Double] {
+  var sums = [Double](repeating: 0, count: width)
+  for t in 0..<rows {
+    for c in 0..<width { sums[c] += values[t * width + c] }
+  }
+  return sums.map { $0 / Double(rows) }
+}
+
+/// `target[i] += (x[i] − shift[i])·scale` for i in 0..<count, 8 lanes at a time (the compiler
+/// leaves the indexed loop scalar).
+@inline(__always)
+private func addShifted(
+  _ x: UnsafePointer<Double>, minus shift: UnsafePointer<Double>, times scale: Double,
+  into target: UnsafeMutablePointer<Double>, count: Int
+) {
+  typealias V = SIMD8<Double>
+  let (xs, ss, ts) = (UnsafeRawPointer(x), UnsafeRawPointer(shift), UnsafeMutableRawPointer(target))
+  var i = 0
+  while i &+ 8 <= count {
+    let offset = i &* 8
+    let difference =
+      xs.loadUnaligned(fromByteOffset: offset, as: V.self)
+      - ss.loadUnaligned(fromByteOffset: offset, as: V.self)
+    ts.storeBytes(
+      of: ts.loadUnaligned(fromByteOffset: offset, as: V.self) + difference * scale,
+      toByteOffset: offset, as: V.self)
+    i &+= 8
+  }
+  while i < count {
+    target[i] += (x[i] - shift[i]) * scale
+    i &+= 1
   }
 }

@@ -8,7 +8,10 @@
 //
 // Rows are sorted by length (longest first) before slicing, so the 8 rows of a slice have
 // nearly equal lengths and little padding (SELL-C-σ with σ = N): position k of the sorted order
-// is row `rowOrder[k]`, and products come out in that order.
+// is row `rowOrder[k]`, and products come out in that order. The matrix is square and multiplies
+// the state, so its columns are renumbered the same way (P·W·Pᵀ): the state is kept in position
+// order too, and the update after the product (tanh, leak) runs over contiguous vectors instead
+// of through the permutation.
 //
 // Values are stored as Float when every one of them is exactly a Float (a random reservoir's are,
 // see `ReservoirCell.init(_:using:)`): half the bytes to stream per step, converted to Double
@@ -22,8 +25,8 @@ struct SlicedEllpackMatrix: Sendable {
   let rowOrder: [Int32]
   /// Slice s occupies slots `sliceStarts[s] ..< sliceStarts[s + 1]` (8 entries per slot).
   let sliceStarts: [Int]
-  /// Column of each stored entry (0 for padding), slot-major, when some column number needs more
-  /// than 16 bits; else empty.
+  /// Column of each stored entry as a position of ``rowOrder`` (0 for padding), slot-major, when
+  /// some needs more than 16 bits; else empty.
   let columnIndices: [Int32]
   /// The same as 16-bit numbers when they all fit (at most 65,536 columns), else empty: 2 bytes
   /// less per entry to stream each step, which is what bounds the product once the matrix
@@ -38,7 +41,12 @@ struct SlicedEllpackMatrix: Sendable {
   init(_ matrix: SparseMatrix<Double>) {
     let slices = (matrix.rows + 7) / 8
     func length(_ row: Int) -> Int { matrix.rowStarts[row + 1] - matrix.rowStarts[row] }
+    precondition(
+      matrix.rows == matrix.columns,
+      "SlicedEllpackMatrix: a reservoir matrix is square, not \(matrix.rows)×\(matrix.columns)")
     let order = (0..<matrix.rows).sorted { (length($0), $1) > (length($1), $0) }
+    var positionOfRow = [Int32](repeating: 0, count: matrix.rows)
+    for (k, row) in order.enumerated() { positionOfRow[row] = Int32(k) }
     var sliceStarts = [0]
     var indices: [Int32] = []
     var values: [Double] = []
@@ -51,7 +59,7 @@ struct SlicedEllpackMatrix: Sendable {
           let row = position < matrix.rows ? order[position] : 0
           let entry = matrix.rowStarts[row] + slot
           if position < matrix.rows && entry < matrix.rowStarts[row + 1] {
-            indices.append(matrix.columnIndices[entry])
+            indices.append(positionOfRow[Int(matrix.columnIndices[entry])])
             values.append(matrix.values[entry])
           } else {
             indices.append(0)
@@ -80,7 +88,8 @@ struct SlicedEllpackMatrix: Sendable {
     }
   }
 
-  /// `out[k] = Σⱼ a_ij·x_j` with i = `rowOrder[k]`, for the positions k of the slices `slices`.
+  /// `out[k] = Σⱼ a_ij·x[l]` with i = `rowOrder[k]` and j = `rowOrder[l]` (`x` in position
+  /// order), for the positions k of the slices `slices`.
   func multiply(
     slices: Range<Int>, _ x: UnsafeBufferPointer<Double>,
     into out: UnsafeMutableBufferPointer<Double>
