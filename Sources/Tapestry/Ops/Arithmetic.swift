@@ -57,8 +57,11 @@ extension Tensor {
             let n = out.count
             var i = 0
             while i + width <= n {
-              let product = Scalar.Vector(pg[i..<(i + width)]) * Scalar.Vector(px[i..<(i + width)])
-              (Scalar.Vector(out[i..<(i + width)]) + product).storeUnaligned(to: out, at: i)
+              let product =
+                Scalar.Vector.loadUnaligned(from: pg, at: i)
+                * Scalar.Vector.loadUnaligned(from: px, at: i)
+              (Scalar.Vector.loadUnaligned(from: out, at: i) + product).storeUnaligned(
+                to: out, at: i)
               i += width
             }
             while i < n {
