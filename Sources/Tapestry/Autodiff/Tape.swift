@@ -413,13 +413,22 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       state.pointee.anomalyRecorder = outerRecorder
     }
 
+    // Entries are taken from the end of the tape while the pass walks down it: no empty entry
+    // is left behind to be freed later. Not in a recorded pass, whose new entries sit above and
+    // must keep their indices.
+    let removing = !retainTape && !createGraph
     for position in stride(from: top, through: lowest, by: -1) {
-      guard var gradient = grads[position].take() else { continue }
+      guard var gradient = grads[position].take() else {
+        if removing && position == state.pointee.records.count - 1 {
+          state.pointee.records.removeLast()
+        }
+        continue
+      }
       if !state.pointee.hooks.isEmpty, let hooks = state.pointee.hooks[position] {
         for hook in hooks { gradient = hook(gradient) }
       }
       if kept[position] { grads[position] = gradient }
-      var record = takeRecord(at: position, releasing: !retainTape)
+      var record = takeRecord(at: position, releasing: !retainTape, removing: removing)
       if !createGraph {
         gradient.node = nil
         record.output.node = nil
@@ -494,9 +503,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   }
 
   /// The entry at `position`; with `releasing`, moved out of the tape, so that its output and
-  /// saved values are freed as soon as the backward pass is done with them.
-  private func takeRecord(at position: Int, releasing: Bool) -> TapeRecord<Scalar> {
+  /// saved values are freed as soon as the backward pass is done with them. With `removing`, the
+  /// last entry is removed rather than replaced with an empty one.
+  private func takeRecord(at position: Int, releasing: Bool, removing: Bool) -> TapeRecord<Scalar> {
     guard releasing else { return state.pointee.records[position] }
+    if removing && position == state.pointee.records.count - 1 {
+      return state.pointee.records.removeLast()
+    }
     var record = TapeRecord<Scalar>.empty
     swap(&record, &state.pointee.records[position])
     return record
