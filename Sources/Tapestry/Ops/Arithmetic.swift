@@ -24,8 +24,14 @@ extension Tensor {
   /// Elementwise product with broadcasting.
   @inlinable
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
+    // Each factor is saved only for the other's gradient: with one side a constant, one
+    // tensor fewer to retain, release and keep alive until the backward pass.
     Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *)
-      .recorded(as: "mul", lhs, rhs, saving: SavedValues(lhs, rhs)) {
+      .recorded(
+        as: "mul", lhs, rhs,
+        saving: SavedValues(
+          rhs.isRecorded ? lhs : .placeholder, lhs.isRecorded ? rhs : .placeholder)
+      ) {
         g, first, second, inputs, saved in
         if saved.firstNeedsGradient {
           Tensor.accumulate(g, times: saved.second, into: &first, shape: inputs.firstShape)
@@ -92,7 +98,7 @@ extension Tensor {
   @inlinable
   public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "div", scalar: /, vector: /)
-      .recorded(as: "div", lhs, rhs, saving: SavedValues(lhs, rhs)) { g, quotient, saved in
+      .recorded(as: "div", lhs, rhs, saving: SavedValues(.placeholder, rhs)) { g, quotient, saved in
         (
           saved.firstNeedsGradient ? g / saved.second : nil,
           saved.secondNeedsGradient ? -(g * quotient) / saved.second : nil
