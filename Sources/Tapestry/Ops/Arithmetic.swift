@@ -9,7 +9,10 @@ extension Tensor {
   @inlinable
   public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "add", scalar: +, vector: +)
-      .recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, _ in (g, g) }
+      .recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, saved in
+        // A copy of the gradient handed to a constant would only be retained and dropped.
+        (saved.firstNeedsGradient ? g : nil, saved.secondNeedsGradient ? g : nil)
+      }
   }
 
   /// Elementwise difference with broadcasting.
@@ -17,7 +20,7 @@ extension Tensor {
   public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "sub", scalar: -, vector: -)
       .recorded(as: "sub", lhs, rhs, saving: SavedValues()) { g, _, saved in
-        (g, saved.secondNeedsGradient ? -g : nil)
+        (saved.firstNeedsGradient ? g : nil, saved.secondNeedsGradient ? -g : nil)
       }
   }
 
