@@ -189,8 +189,9 @@ internal struct TapeState<Scalar: TensorScalar> {
   @usableFromInline var anomalyRecorder: AnomalyRecorder?
 
   @inlinable
-  init(id: UInt64) {
+  init(id: UInt64, records: [TapeRecord<Scalar>]) {
     self.id = id
+    self.records = records
   }
 }
 
@@ -235,10 +236,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// Creates an empty tape.
   public init() {
     state = .allocate(capacity: 1)
-    state.initialize(to: TapeState(id: TapeIdentifiers.next()))
+    state.initialize(
+      to: TapeState(id: TapeIdentifiers.next(), records: SpareEntryStorage.shared.take()))
   }
 
   deinit {
+    state.pointee.records.removeAll(keepingCapacity: true)
+    SpareEntryStorage.shared.keep(state.pointee.records)
     state.deinitialize(count: 1)
     state.deallocate()
   }
@@ -413,13 +417,22 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       state.pointee.anomalyRecorder = outerRecorder
     }
 
+    // Entries are taken from the end of the tape while the pass walks down it: no empty entry
+    // is left behind to be freed later. Not in a recorded pass, whose new entries sit above and
+    // must keep their indices.
+    let removing = !retainTape && !createGraph
     for position in stride(from: top, through: lowest, by: -1) {
-      guard var gradient = grads[position].take() else { continue }
+      guard var gradient = grads[position].take() else {
+        if removing && position == state.pointee.records.count - 1 {
+          state.pointee.records.removeLast()
+        }
+        continue
+      }
       if !state.pointee.hooks.isEmpty, let hooks = state.pointee.hooks[position] {
         for hook in hooks { gradient = hook(gradient) }
       }
       if kept[position] { grads[position] = gradient }
-      var record = takeRecord(at: position, releasing: !retainTape)
+      var record = takeRecord(at: position, releasing: !retainTape, removing: removing)
       if !createGraph {
         gradient.node = nil
         record.output.node = nil
@@ -494,9 +507,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   }
 
   /// The entry at `position`; with `releasing`, moved out of the tape, so that its output and
-  /// saved values are freed as soon as the backward pass is done with them.
-  private func takeRecord(at position: Int, releasing: Bool) -> TapeRecord<Scalar> {
+  /// saved values are freed as soon as the backward pass is done with them. With `removing`, the
+  /// last entry is removed rather than replaced with an empty one.
+  private func takeRecord(at position: Int, releasing: Bool, removing: Bool) -> TapeRecord<Scalar> {
     guard releasing else { return state.pointee.records[position] }
+    if removing && position == state.pointee.records.count - 1 {
+      return state.pointee.records.removeLast()
+    }
     var record = TapeRecord<Scalar>.empty
     swap(&record, &state.pointee.records[position])
     return record
@@ -545,7 +562,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// Frees every entry, as PyTorch frees a graph after `backward()`. The tape takes a new identity,
   /// so tensors recorded before are constants from now on and it can record afresh.
   public func release() {
-    state.pointee.records.removeAll()
+    state.pointee.records.removeAll(keepingCapacity: true)
     state.pointee.hooks.removeAll()
     state.pointee.id = TapeIdentifiers.next()
   }
@@ -567,6 +584,36 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
 internal enum RecordingContext {
   /// The recording tape, type-erased because a task-local cannot be generic.
   @TaskLocal @usableFromInline static var tape: (any AnyObject & Sendable)?
+}
+
+/// The emptied entry array of the last freed tape of each scalar type, kept with its capacity
+/// for the next tape: without it every tape (one per `gradient(at:of:)` call) grows its array
+/// from nothing, reallocating and copying all entries each time it doubles, on fresh pages the
+/// kernel must fault in (W6: 14 reallocations and 4 MB of copying per 10,000 ops).
+///
+/// Only arrays of up to `largestKept` entries are kept, so one very long tape does not hold its
+/// memory for the rest of the process.
+private final class SpareEntryStorage: @unchecked Sendable {
+  static let shared = SpareEntryStorage()
+  private static let largestKept = 1 << 16
+  /// One array per scalar type, keyed by the type.
+  private var spares: [ObjectIdentifier: Any] = [:]
+  private let lock = NSLock()
+
+  /// An empty entry array, with the capacity of the last one kept if there is one.
+  func take<Scalar: TensorScalar>() -> [TapeRecord<Scalar>] {
+    lock.lock()
+    defer { lock.unlock() }
+    return spares.removeValue(forKey: ObjectIdentifier(Scalar.self)) as? [TapeRecord<Scalar>] ?? []
+  }
+
+  /// Keeps `records`, which must be empty, for the next tape, unless it is too large.
+  func keep<Scalar: TensorScalar>(_ records: [TapeRecord<Scalar>]) {
+    guard records.capacity > 0 && records.capacity <= Self.largestKept else { return }
+    lock.lock()
+    defer { lock.unlock() }
+    spares[ObjectIdentifier(Scalar.self)] = records
+  }
 }
 
 /// Hands out tape identities, so a tensor left over from an old tape is never mistaken for an

@@ -43,7 +43,7 @@ internal enum Kernels {
       x.withUnsafeBufferPointer { input in
         var i = 0
         while i + width <= n {
-          vf(Scalar.Vector(input[i..<(i + width)])).storeUnaligned(to: out, at: i)
+          vf(Scalar.Vector.loadUnaligned(from: input, at: i)).storeUnaligned(to: out, at: i)
           i += width
         }
         while i < n {
@@ -154,8 +154,10 @@ internal enum Kernels {
       let ba = UnsafeBufferPointer(start: a, count: n)
       let bb = UnsafeBufferPointer(start: b, count: n)
       while i + width <= n {
-        vf(Scalar.Vector(ba[i..<(i + width)]), Scalar.Vector(bb[i..<(i + width)]))
-          .storeUnaligned(to: outBuffer, at: i)
+        vf(
+          Scalar.Vector.loadUnaligned(from: ba, at: i), Scalar.Vector.loadUnaligned(from: bb, at: i)
+        )
+        .storeUnaligned(to: outBuffer, at: i)
         i += width
       }
       while i < n {
@@ -166,7 +168,7 @@ internal enum Kernels {
       let ba = UnsafeBufferPointer(start: a, count: n)
       let splat = Scalar.Vector(repeating: b[0])
       while i + width <= n {
-        vf(Scalar.Vector(ba[i..<(i + width)]), splat).storeUnaligned(to: outBuffer, at: i)
+        vf(Scalar.Vector.loadUnaligned(from: ba, at: i), splat).storeUnaligned(to: outBuffer, at: i)
         i += width
       }
       while i < n {
@@ -177,7 +179,7 @@ internal enum Kernels {
       let bb = UnsafeBufferPointer(start: b, count: n)
       let splat = Scalar.Vector(repeating: a[0])
       while i + width <= n {
-        vf(splat, Scalar.Vector(bb[i..<(i + width)])).storeUnaligned(to: outBuffer, at: i)
+        vf(splat, Scalar.Vector.loadUnaligned(from: bb, at: i)).storeUnaligned(to: outBuffer, at: i)
         i += width
       }
       while i < n {

@@ -9,7 +9,10 @@ extension Tensor {
   @inlinable
   public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "add", scalar: +, vector: +)
-      .recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, _ in (g, g) }
+      .recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, saved in
+        // A copy of the gradient handed to a constant would only be retained and dropped.
+        (saved.firstNeedsGradient ? g : nil, saved.secondNeedsGradient ? g : nil)
+      }
   }
 
   /// Elementwise difference with broadcasting.
@@ -17,15 +20,21 @@ extension Tensor {
   public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "sub", scalar: -, vector: -)
       .recorded(as: "sub", lhs, rhs, saving: SavedValues()) { g, _, saved in
-        (g, saved.secondNeedsGradient ? -g : nil)
+        (saved.firstNeedsGradient ? g : nil, saved.secondNeedsGradient ? -g : nil)
       }
   }
 
   /// Elementwise product with broadcasting.
   @inlinable
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
+    // Each factor is saved only for the other's gradient: with one side a constant, one
+    // tensor fewer to retain, release and keep alive until the backward pass.
     Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *)
-      .recorded(as: "mul", lhs, rhs, saving: SavedValues(lhs, rhs)) {
+      .recorded(
+        as: "mul", lhs, rhs,
+        saving: SavedValues(
+          rhs.isRecorded ? lhs : .placeholder, lhs.isRecorded ? rhs : .placeholder)
+      ) {
         g, first, second, inputs, saved in
         if saved.firstNeedsGradient {
           Tensor.accumulate(g, times: saved.second, into: &first, shape: inputs.firstShape)
@@ -57,8 +66,11 @@ extension Tensor {
             let n = out.count
             var i = 0
             while i + width <= n {
-              let product = Scalar.Vector(pg[i..<(i + width)]) * Scalar.Vector(px[i..<(i + width)])
-              (Scalar.Vector(out[i..<(i + width)]) + product).storeUnaligned(to: out, at: i)
+              let product =
+                Scalar.Vector.loadUnaligned(from: pg, at: i)
+                * Scalar.Vector.loadUnaligned(from: px, at: i)
+              (Scalar.Vector.loadUnaligned(from: out, at: i) + product).storeUnaligned(
+                to: out, at: i)
               i += width
             }
             while i < n {
@@ -89,7 +101,7 @@ extension Tensor {
   @inlinable
   public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "div", scalar: /, vector: /)
-      .recorded(as: "div", lhs, rhs, saving: SavedValues(lhs, rhs)) { g, quotient, saved in
+      .recorded(as: "div", lhs, rhs, saving: SavedValues(.placeholder, rhs)) { g, quotient, saved in
         (
           saved.firstNeedsGradient ? g / saved.second : nil,
           saved.secondNeedsGradient ? -(g * quotient) / saved.second : nil

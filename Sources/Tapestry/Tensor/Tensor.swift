@@ -117,7 +117,8 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
         let n = target.count
         var i = 0
         while i + width <= n {
-          (Scalar.Vector(target[i..<(i + width)]) + Scalar.Vector(source[i..<(i + width)]))
+          (Scalar.Vector.loadUnaligned(from: target, at: i)
+            + Scalar.Vector.loadUnaligned(from: source, at: i))
             .storeUnaligned(to: target, at: i)
           i += width
         }

@@ -64,3 +64,24 @@ extension Double: TensorScalar {
   /// x^y.
   @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
 }
+
+extension SIMD where Scalar: TensorScalar {
+  /// The lanes `buffer[offset..<offset + scalarCount]`, read as one vector.
+  ///
+  /// `Self(buffer[offset..<offset + scalarCount])` goes through the generic `Sequence`
+  /// initialiser, which the compiler turns into one scalar load and one stack store per lane
+  /// (seen in `perf annotate`: most of the time of a 32-element op's pullback); this is one
+  /// unaligned vector load.
+  @inlinable @inline(__always)
+  static func loadUnaligned(from buffer: UnsafeBufferPointer<Scalar>, at offset: Int) -> Self {
+    UnsafeRawBufferPointer(buffer).loadUnaligned(
+      fromByteOffset: offset * MemoryLayout<Scalar>.stride, as: Self.self)
+  }
+
+  /// ``loadUnaligned(from:at:)`` from a mutable buffer.
+  @inlinable @inline(__always)
+  static func loadUnaligned(from buffer: UnsafeMutableBufferPointer<Scalar>, at offset: Int) -> Self
+  {
+    loadUnaligned(from: UnsafeBufferPointer(buffer), at: offset)
+  }
+}
