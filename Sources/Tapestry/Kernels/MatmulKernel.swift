@@ -166,9 +166,10 @@ internal struct MatmulProblem: Sendable {
   ) {
     let tileRows = MatmulBlocking.tileRows
     let tileColumns = 2 * Scalar.Vector.scalarCount
-    // With few columns each packed A panel would be used by only one or two B panels, so a
-    // row-major A is broadcast from where it is (the swapped `A·Bᵀ`: W, the large operand).
-    let readAInPlace = aColumnStride == 1 && columns.count <= MatmulBlocking.skinnyRows
+    // With few columns each packed A panel would be used by only one or two B panels, so A is
+    // broadcast from where it is: W in the swapped `A·Bᵀ`, or the transposed gradient in a weight
+    // gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line).
+    let readAInPlace = columns.count <= MatmulBlocking.skinnyRows
     let depthBlock = min(
       k, readAInPlace ? MatmulBlocking.inPlaceDepthBlock : MatmulBlocking.depthBlock)
     let columnBlock = max(
@@ -213,7 +214,7 @@ internal struct MatmulProblem: Sendable {
                     // Only a last, partial panel is packed (to offset 0), for its zero padding.
                     packA(a, into: packedA, rows: (i0 + ir)..<(i0 + mc), depth: p0..<(p0 + kc))
                   }
-                  let inPlaceA = a + (i0 + ir) * aRowStride + p0
+                  let inPlaceA = a + (i0 + ir) * aRowStride + p0 * aColumnStride
                   let panelA = UnsafePointer(packedA + (readAInPlace ? 0 : ir * kc))
                   for jr in stride(from: 0, to: nc, by: tileColumns) {
                     let inPlace = readBInPlace && nc - jr >= tileColumns
@@ -226,7 +227,8 @@ internal struct MatmulProblem: Sendable {
                     // Two call sites, so that the packed one keeps its constant strides.
                     if rowsInPlace {
                       tile(
-                        kc, inPlaceA, aRowStride, 1, panelB, panelBStride, target, validRows,
+                        kc, inPlaceA, aRowStride, aColumnStride, panelB, panelBStride, target,
+                        validRows,
                         validColumns, addInto, edge)
                     } else {
                       tile(
@@ -461,6 +463,13 @@ internal struct MatmulProblem: Sendable {
         for r in 0..<valid {
           let source = a + (i0 + r) * aRowStride + depth.lowerBound
           for p in 0..<kc { out[p * tileRows + r] = source[p] }
+        }
+      } else if valid == tileRows {
+        // A transposed A: each step is `tileRows` contiguous values, one fixed-size copy that
+        // compiles to a single vector move instead of eight scalar ones.
+        for p in 0..<kc {
+          (out + p * tileRows).update(
+            from: a + (depth.lowerBound + p) * aColumnStride + i0, count: tileRows)
         }
       } else {
         for p in 0..<kc {
