@@ -181,7 +181,8 @@ struct KernelShape: CustomTestStringConvertible, Sendable {
 
 /// Every row count from 1 to 70 (edge row tiles, the one-row path, the swapped `A·Bᵀ` path up to
 /// 64 rows and past it), depth one, edge column tiles, depths across a block, and products large
-/// enough for two threads on each path: swapped (40 rows), split by columns (48 rows) and by rows.
+/// enough for two threads on each path: swapped (40 rows), split by columns (48 rows) and by rows;
+/// A read in place (up to 64 columns) across a depth block and on two threads.
 private let kernelShapes: [KernelShape] =
   (1...70).map { KernelShape(m: $0, k: 37, n: 75, threads: 1) }
   + [
@@ -190,6 +191,7 @@ private let kernelShapes: [KernelShape] =
     KernelShape(m: 32, k: 128, n: 512, threads: 1), KernelShape(m: 70, k: 40, n: 20, threads: 1),
     KernelShape(m: 40, k: 200, n: 600, threads: 2), KernelShape(m: 48, k: 300, n: 300, threads: 2),
     KernelShape(m: 300, k: 130, n: 110, threads: 2), KernelShape(m: 1, k: 33, n: 70, threads: 2),
+    KernelShape(m: 21, k: 600, n: 40, threads: 1), KernelShape(m: 600, k: 200, n: 40, threads: 2),
   ]
 
 /// Runs `Kernels.matmul` on `shape` in every transpose combination, into a C that holds random
