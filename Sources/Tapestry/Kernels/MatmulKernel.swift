@@ -24,7 +24,7 @@ internal enum MatmulBlocking {
   static let depthBlock = 256
   /// Depth of one block when A is read in place: its eight rows take 16 KiB of L1 at 512 (Float),
   /// and fewer blocks mean fewer passes over C, which is then written transposed (measured:
-  /// 64×512·(2048×512)ᵀ 135 → 158 GFLOP/s; 512 for every product made n = 512 and 1024 5–10%
+  /// 64×512·(2048×512)ᵀ 142 → 157 GFLOP/s; 512 for every product made n = 512 and 1024 5–10%
   /// slower).
   static let inPlaceDepthBlock = 512
   /// Rows of A packed at a time.
