@@ -1,6 +1,7 @@
-import Tapestry
 import TapestryTestSupport
 import Testing
+
+@testable import Tapestry
 
 /// `op(a)·op(b)` by the textbook triple loop, in Double, batch by batch: the reference.
 private func naiveMatmul(
@@ -149,6 +150,87 @@ private let valueCases: [MatmulCase] =
   @Test func differentBatchSizesTrap() async {
     await #expect(processExitsWith: .failure) {
       _ = matmul(Tensor<Float>.zeros([2, 2, 3]), Tensor<Float>.zeros([3, 3, 5]))
+    }
+  }
+
+  @Test(
+    "the kernel matches the triple loop on every path (Double)",
+    arguments: kernelShapes, [false, true])
+  func kernelDouble(_ shape: KernelShape, accumulate: Bool) {
+    expectKernelMatchesTripleLoop(Double.self, shape, accumulate: accumulate, tolerance: 1e-12)
+  }
+
+  @Test(
+    "the kernel matches the triple loop on every path (Float)",
+    arguments: kernelShapes, [false, true])
+  func kernelFloat(_ shape: KernelShape, accumulate: Bool) {
+    expectKernelMatchesTripleLoop(
+      Float.self, shape, accumulate: accumulate, tolerance: 1e-5 * Double(shape.k).squareRoot())
+  }
+}
+
+/// One call of the raw kernel: `op(A)` is `[m, k]`, `op(B)` is `[k, n]`.
+struct KernelShape: CustomTestStringConvertible, Sendable {
+  let m: Int
+  let k: Int
+  let n: Int
+  let threads: Int
+
+  var testDescription: String { "\(m)×\(k) · \(k)×\(n), \(threads) thread(s)" }
+}
+
+/// Every row count from 1 to 70 (edge row tiles, the one-row path, the swapped `A·Bᵀ` path up to
+/// 64 rows and past it), depth one, edge column tiles, depths across a block, and products large
+/// enough for two threads on each path: swapped (40 rows), split by columns (48 rows) and by rows;
+/// A read in place (up to 64 columns) across a depth block and on two threads.
+private let kernelShapes: [KernelShape] =
+  (1...70).map { KernelShape(m: $0, k: 37, n: 75, threads: 1) }
+  + [
+    KernelShape(m: 5, k: 1, n: 40, threads: 1), KernelShape(m: 64, k: 1, n: 3, threads: 1),
+    KernelShape(m: 9, k: 300, n: 33, threads: 1), KernelShape(m: 33, k: 520, n: 65, threads: 1),
+    KernelShape(m: 32, k: 128, n: 512, threads: 1), KernelShape(m: 70, k: 40, n: 20, threads: 1),
+    KernelShape(m: 40, k: 200, n: 600, threads: 2), KernelShape(m: 48, k: 300, n: 300, threads: 2),
+    KernelShape(m: 300, k: 130, n: 110, threads: 2), KernelShape(m: 1, k: 33, n: 70, threads: 2),
+    KernelShape(m: 21, k: 600, n: 40, threads: 1), KernelShape(m: 600, k: 200, n: 40, threads: 2),
+  ]
+
+/// Runs `Kernels.matmul` on `shape` in every transpose combination, into a C that holds random
+/// values (added to when `accumulate`), and compares with the triple loop in Double: each element
+/// within `tolerance` times the sum of the magnitudes of its terms.
+private func expectKernelMatchesTripleLoop<Scalar: TensorScalar>(
+  _: Scalar.Type, _ shape: KernelShape, accumulate: Bool, tolerance: Double
+) {
+  let (m, k, n) = (shape.m, shape.k, shape.n)
+  let a = randomTensor([m * k], seed: 11).scalars
+  let b = randomTensor([k * n], seed: 12).scalars
+  let initial = randomTensor([m * n], seed: 13).scalars
+  for transposeA in [false, true] {
+    for transposeB in [false, true] {
+      var c = initial.map { Scalar($0) }
+      let (scalarsA, scalarsB) = (a.map { Scalar($0) }, b.map { Scalar($0) })
+      c.withUnsafeMutableBufferPointer { pc in
+        guard let baseC = pc.baseAddress else { return }
+        Kernels.matmul(
+          scalarsA, scalarsB, into: baseC, m: m, n: n, k: k, transposeA: transposeA,
+          transposeB: transposeB, accumulate: accumulate, threads: shape.threads)
+      }
+      var worst = 0.0
+      for i in 0..<m {
+        for j in 0..<n {
+          var sum = accumulate ? initial[i * n + j] : 0
+          var magnitude = abs(sum)
+          for p in 0..<k {
+            let term =
+              a[transposeA ? p * m + i : i * k + p] * b[transposeB ? j * k + p : p * n + j]
+            sum += term
+            magnitude += abs(term)
+          }
+          worst = max(worst, abs(Double(c[i * n + j]) - sum) / max(magnitude, 1e-30))
+        }
+      }
+      #expect(
+        worst <= tolerance,
+        "transposeA \(transposeA), transposeB \(transposeB): relative error \(worst)")
     }
   }
 }

@@ -7,7 +7,9 @@
 //   → rows by `rowBlock` → pack A block → row panel (`tileRows` rows, stays in L1)
 //   → column panel (`tileColumns` columns, streamed from L2) → micro-kernel.
 // Transposes are handled by the packing routines reading with swapped strides, so every
-// combination runs the same micro-kernel at the same speed.
+// combination runs the same micro-kernel at the same speed. The exception is `A·Bᵀ` with few rows
+// (a recurrent step `h·Wᵀ`): packing would transpose all of W for a few rows, so it runs as
+// `(B·Aᵀ)ᵀ`, with W broadcast in place and C written transposed (`MatmulProblem.transposed`).
 
 import Dispatch
 
@@ -20,6 +22,11 @@ internal enum MatmulBlocking {
   /// Depth of one packed block: a tile-row panel of A (8 × 256 × 4 bytes = 8 KiB for Float) stays
   /// in the 32 KiB L1 while the B panels stream past it.
   static let depthBlock = 256
+  /// Depth of one block when A is read in place: its eight rows take 16 KiB of L1 at 512 (Float),
+  /// and fewer blocks mean fewer passes over C, which is then written transposed (measured:
+  /// 64×512·(2048×512)ᵀ 142 → 157 GFLOP/s; 512 for every product made n = 512 and 1024 5–10%
+  /// slower).
+  static let inPlaceDepthBlock = 512
   /// Rows of A packed at a time.
   static let rowBlock = 128
   /// Bytes of packed B per block: half of the 1 MiB L2, so B stays there while A streams through.
@@ -34,6 +41,8 @@ internal enum MatmulBlocking {
   /// 64×512·512×2048 1.1× slower).
   static let skinnyRows = 64
   static let skinnyBBytes = 512 * 1024
+  /// Up to this many rows, `A·Bᵀ` runs as `(B·Aᵀ)ᵀ` (see `MatmulProblem.transposed`).
+  static let swapRows = 64
 }
 
 extension Kernels {
@@ -57,7 +66,7 @@ extension Kernels {
       m: m, n: n, k: k,
       aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
       bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
-      accumulate: accumulate, threads: threads)
+      cRowStride: n, cColumnStride: 1, accumulate: accumulate, threads: threads)
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
     // Float and Double once, in this module, whichever module the generic caller lives in.
     if Scalar.self == Float.self {
@@ -86,6 +95,8 @@ internal struct MatmulProblem: Sendable {
   let aColumnStride: Int
   let bRowStride: Int
   let bColumnStride: Int
+  let cRowStride: Int
+  let cColumnStride: Int
   let accumulate: Bool
   let threads: Int
 
@@ -107,6 +118,10 @@ internal struct MatmulProblem: Sendable {
     }
     if k == 1 {
       outerProduct(a, b, c)
+      return
+    }
+    if bRowStride == 1 && bColumnStride != 1 && m <= MatmulBlocking.swapRows && n > m {
+      transposed.run(b, a, c)
       return
     }
     let tileColumns = 2 * Scalar.Vector.scalarCount
@@ -132,6 +147,18 @@ internal struct MatmulProblem: Sendable {
     }
   }
 
+  /// The same product computed as `Cᵀ = op(B)ᵀ·op(A)ᵀ`.
+  ///
+  /// For `A·Bᵀ` with few rows of A (a recurrent step `h·Wᵀ`, W stored `[n, k]`): packing W would
+  /// transpose all of it for a handful of rows. Swapped, W is the broadcast operand, which the
+  /// kernel reads in place, and only the small A is packed; C is written transposed.
+  var transposed: MatmulProblem {
+    MatmulProblem(
+      m: n, n: m, k: k, aRowStride: bColumnStride, aColumnStride: bRowStride,
+      bRowStride: aColumnStride, bColumnStride: aRowStride, cRowStride: cColumnStride,
+      cColumnStride: cRowStride, accumulate: accumulate, threads: threads)
+  }
+
   /// The serial blocked algorithm for the part `rows × columns` of C.
   func compute<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
@@ -139,7 +166,12 @@ internal struct MatmulProblem: Sendable {
   ) {
     let tileRows = MatmulBlocking.tileRows
     let tileColumns = 2 * Scalar.Vector.scalarCount
-    let depthBlock = min(k, MatmulBlocking.depthBlock)
+    // With few columns each packed A panel would be used by only one or two B panels, so A is
+    // broadcast from where it is: W in the swapped `A·Bᵀ`, or the transposed gradient in a weight
+    // gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line).
+    let readAInPlace = columns.count <= MatmulBlocking.skinnyRows
+    let depthBlock = min(
+      k, readAInPlace ? MatmulBlocking.inPlaceDepthBlock : MatmulBlocking.depthBlock)
     let columnBlock = max(
       tileColumns,
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
@@ -171,11 +203,19 @@ internal struct MatmulProblem: Sendable {
               }
               for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
                 let mc = min(rowBlock, rows.upperBound - i0)
-                packA(a, into: packedA, rows: i0..<(i0 + mc), depth: p0..<(p0 + kc))
+                if !readAInPlace {
+                  packA(a, into: packedA, rows: i0..<(i0 + mc), depth: p0..<(p0 + kc))
+                }
                 let addInto = accumulate || p0 > 0
                 for ir in stride(from: 0, to: mc, by: tileRows) {
-                  let panelA = packedA + ir * kc
                   let validRows = min(tileRows, mc - ir)
+                  let rowsInPlace = readAInPlace && validRows == tileRows
+                  if readAInPlace && !rowsInPlace {
+                    // Only a last, partial panel is packed (to offset 0), for its zero padding.
+                    packA(a, into: packedA, rows: (i0 + ir)..<(i0 + mc), depth: p0..<(p0 + kc))
+                  }
+                  let inPlaceA = a + (i0 + ir) * aRowStride + p0 * aColumnStride
+                  let panelA = UnsafePointer(packedA + (readAInPlace ? 0 : ir * kc))
                   for jr in stride(from: 0, to: nc, by: tileColumns) {
                     let inPlace = readBInPlace && nc - jr >= tileColumns
                     let packedOffset = readBInPlace ? 0 : jr * kc
@@ -183,18 +223,17 @@ internal struct MatmulProblem: Sendable {
                     let panelB = inPlace ? b + inPlaceOffset : UnsafePointer(packedB + packedOffset)
                     let panelBStride = inPlace ? bRowStride : tileColumns
                     let validColumns = min(tileColumns, nc - jr)
-                    let target = c + (i0 + ir) * n + j0 + jr
-                    if validRows == tileRows && validColumns == tileColumns {
-                      matmulMicroKernel(kc, panelA, panelB, panelBStride, target, n, addInto)
+                    let target = c + (i0 + ir) * cRowStride + (j0 + jr) * cColumnStride
+                    // Two call sites, so that the packed one keeps its constant strides.
+                    if rowsInPlace {
+                      tile(
+                        kc, inPlaceA, aRowStride, aColumnStride, panelB, panelBStride, target,
+                        validRows,
+                        validColumns, addInto, edge)
                     } else {
-                      matmulMicroKernel(
-                        kc, panelA, panelB, panelBStride, edge, tileColumns, false)
-                      for r in 0..<validRows {
-                        for s in 0..<validColumns {
-                          let value = edge[r * tileColumns + s]
-                          target[r * n + s] = addInto ? target[r * n + s] + value : value
-                        }
-                      }
+                      tile(
+                        kc, panelA, 1, tileRows, panelB, panelBStride, target, validRows,
+                        validColumns, addInto, edge)
                     }
                   }
                 }
@@ -203,6 +242,74 @@ internal struct MatmulProblem: Sendable {
           }
         }
       }
+    }
+  }
+
+  /// One `tileRows × tileColumns` tile of C at `target`, of which `validRows × validColumns`
+  /// exist: written directly when whole and stored row-major, otherwise computed into `edge` and
+  /// copied from there.
+  @inline(__always)
+  func tile<Scalar: TensorScalar>(
+    _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
+    _ panelAStepStride: Int, _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int,
+    _ target: UnsafeMutablePointer<Scalar>, _ validRows: Int, _ validColumns: Int,
+    _ addInto: Bool, _ edge: UnsafeMutablePointer<Scalar>
+  ) {
+    let tileRows = MatmulBlocking.tileRows
+    let tileColumns = 2 * Scalar.Vector.scalarCount
+    if cColumnStride == 1 && validRows == tileRows && validColumns == tileColumns {
+      matmulMicroKernel(
+        depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, target,
+        cRowStride, addInto)
+      return
+    }
+    matmulMicroKernel(
+      depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, edge, tileColumns,
+      false)
+    if cColumnStride == 1 {
+      for r in 0..<validRows {
+        let row = target + r * cRowStride
+        for s in 0..<validColumns {
+          let value = edge[r * tileColumns + s]
+          row[s] = addInto ? row[s] + value : value
+        }
+      }
+    } else if validRows == tileRows && Scalar.self == Float.self {
+      storeTransposed(
+        UnsafeRawPointer(edge).assumingMemoryBound(to: Float.self), tileColumns,
+        UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self), validColumns,
+        addInto)
+    } else if validRows == tileRows && Scalar.self == Double.self {
+      storeTransposed(
+        UnsafeRawPointer(edge).assumingMemoryBound(to: Double.self), tileColumns,
+        UnsafeMutableRawPointer(target).assumingMemoryBound(to: Double.self), validColumns,
+        addInto)
+    } else {
+      for s in 0..<validColumns {
+        let row = target + s * cColumnStride
+        for r in 0..<validRows {
+          let value = edge[r * tileColumns + s]
+          row[r * cRowStride] = addInto ? row[r * cRowStride] + value : value
+        }
+      }
+    }
+  }
+
+  /// Copies the first `count` columns of a whole tile in `edge` into a transposed C at `target`:
+  /// column `s` of the tile is eight contiguous values of row `s` of C, one vector store.
+  @inline(__always)
+  func storeTransposed<Element: SIMDScalar & FloatingPoint>(
+    _ edge: UnsafePointer<Element>, _ stride: Int, _ target: UnsafeMutablePointer<Element>,
+    _ count: Int, _ addInto: Bool
+  ) {
+    for s in 0..<count {
+      let column = edge + s
+      let values = SIMD8(
+        column[0], column[stride], column[2 * stride], column[3 * stride], column[4 * stride],
+        column[5 * stride], column[6 * stride], column[7 * stride])
+      let row = UnsafeMutableRawPointer(target + s * cColumnStride)
+      let old = addInto ? row.loadUnaligned(as: SIMD8<Element>.self) : SIMD8()
+      row.storeBytes(of: old + values, as: SIMD8<Element>.self)
     }
   }
 
@@ -357,6 +464,13 @@ internal struct MatmulProblem: Sendable {
           let source = a + (i0 + r) * aRowStride + depth.lowerBound
           for p in 0..<kc { out[p * tileRows + r] = source[p] }
         }
+      } else if valid == tileRows {
+        // A transposed A: each step is `tileRows` contiguous values, one fixed-size copy that
+        // compiles to a single vector move instead of eight scalar ones.
+        for p in 0..<kc {
+          (out + p * tileRows).update(
+            from: a + (depth.lowerBound + p) * aColumnStride + i0, count: tileRows)
+        }
       } else {
         for p in 0..<kc {
           let source = a + (depth.lowerBound + p) * aColumnStride + i0
@@ -470,14 +584,17 @@ private func store<Scalar: TensorScalar>(
 }
 
 /// The 8 × (2 vectors) register tile: `C[0..<8, 0..<2w] (+)= panelA · panelB` over `depth` steps,
-/// where `panelA` holds 8 values per step and `panelB` 2w (w = lanes of `Scalar.Vector`).
+/// where `panelA` holds 8 values per step, row `r` of step `p` at `r·panelARowStride +
+/// p·panelAStepStride` (packed: 1 and 8; a row-major A read in place: its row stride and 1), and
+/// `panelB` 2w (w = lanes of `Scalar.Vector`).
 ///
 /// The sixteen accumulators are separate variables so that they live in registers for the whole
 /// loop; each step is 2 vector loads, 8 broadcasts and 16 fused multiply-adds.
 @inline(__always)
 private func matmulMicroKernel<Scalar: TensorScalar>(
-  _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelB: UnsafePointer<Scalar>,
-  _ panelBStride: Int, _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
+  _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int, _ panelAStepStride: Int,
+  _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int, _ c: UnsafeMutablePointer<Scalar>,
+  _ rowStride: Int, _ accumulate: Bool
 ) {
   typealias Vector = Scalar.Vector
   let width = Vector.scalarCount
@@ -497,7 +614,11 @@ private func matmulMicroKernel<Scalar: TensorScalar>(
   var c61 = Vector()
   var c70 = Vector()
   var c71 = Vector()
+  // Rows 4–7 from a second pointer, so that with a runtime row stride every row is one addressing
+  // mode away from a pointer (offsets 0, 1, 2 and 3 strides), not the end of a chain of additions.
   var a = panelA
+  var lowerA = panelA + 4 * panelARowStride
+  let stride3 = 3 * panelARowStride
   var b = panelB
   for _ in 0..<depth {
     let b0: Vector = load(b)
@@ -505,28 +626,29 @@ private func matmulMicroKernel<Scalar: TensorScalar>(
     var x = Vector(repeating: a[0])
     c00 = multiplyAdd(c00, x, b0)
     c01 = multiplyAdd(c01, x, b1)
-    x = Vector(repeating: a[1])
+    x = Vector(repeating: a[panelARowStride])
     c10 = multiplyAdd(c10, x, b0)
     c11 = multiplyAdd(c11, x, b1)
-    x = Vector(repeating: a[2])
+    x = Vector(repeating: a[2 * panelARowStride])
     c20 = multiplyAdd(c20, x, b0)
     c21 = multiplyAdd(c21, x, b1)
-    x = Vector(repeating: a[3])
+    x = Vector(repeating: a[stride3])
     c30 = multiplyAdd(c30, x, b0)
     c31 = multiplyAdd(c31, x, b1)
-    x = Vector(repeating: a[4])
+    x = Vector(repeating: lowerA[0])
     c40 = multiplyAdd(c40, x, b0)
     c41 = multiplyAdd(c41, x, b1)
-    x = Vector(repeating: a[5])
+    x = Vector(repeating: lowerA[panelARowStride])
     c50 = multiplyAdd(c50, x, b0)
     c51 = multiplyAdd(c51, x, b1)
-    x = Vector(repeating: a[6])
+    x = Vector(repeating: lowerA[2 * panelARowStride])
     c60 = multiplyAdd(c60, x, b0)
     c61 = multiplyAdd(c61, x, b1)
-    x = Vector(repeating: a[7])
+    x = Vector(repeating: lowerA[stride3])
     c70 = multiplyAdd(c70, x, b0)
     c71 = multiplyAdd(c71, x, b1)
-    a += 8
+    a += panelAStepStride
+    lowerA += panelAStepStride
     b += panelBStride
   }
   store(c00, c, accumulate)
