@@ -370,7 +370,7 @@ internal struct MatmulProblem: Sendable {
         partial = multiplyAdd(partial, load(a + p), load(row + p))
         p += width
       }
-      var sum = partial.sum()
+      var sum = Scalar.lanesSum(partial)
       while p < k {
         sum += a[p] * row[p]
         p += 1
@@ -396,7 +396,9 @@ internal struct MatmulProblem: Sendable {
         s3 = multiplyAdd(s3, x, load(row3 + p))
         p += width
       }
-      var sums = (s0.sum(), s1.sum(), s2.sum(), s3.sum())
+      var sums = (
+        Scalar.lanesSum(s0), Scalar.lanesSum(s1), Scalar.lanesSum(s2), Scalar.lanesSum(s3)
+      )
       while p < k {
         sums.0 += a[p] * row0[p]
         sums.1 += a[p] * row1[p]
