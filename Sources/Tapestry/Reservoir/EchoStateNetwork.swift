@@ -121,7 +121,7 @@ public struct EchoStateNetwork<Scalar: TensorScalar> {
       guard step + 1 < steps else { break }
       let input =
         (reservoir.externalInputSize > 0 ? y : []) + (reservoir.feedbackSize > 0 ? y : [])
-      kernel.run(input, steps: 1, state: &x, noisy: noisy) { _, _ in }
+      kernel.run(input, steps: 1, state: &x, noisy: noisy)
       y = readOut()
     }
     return Tensor(shape: [steps, o], scalars: outputs)

@@ -1,10 +1,9 @@
 // The fast path of a reservoir: states for a whole sequence without the tape. Each step is one
 // sparse matrix-vector product, the input drive, a vectorised tanh and the leaky update, over
-// plain buffers; with two or more threads the rows are split between them (the reservoir's rows
-// are independent within a step). The arithmetic is that of `ReservoirCell.callAsFunction` in
-// the same order, so both paths agree to rounding (the products sum in a different order).
-
-import Dispatch
+// plain buffers; with two or more threads the rows are split between the caller and a persistent
+// worker thread (the reservoir's rows are independent within a step). The arithmetic is that of
+// `ReservoirCell.callAsFunction` in the same order, so both paths agree to rounding (the products
+// sum in a different order).
 
 /// States harvested from a reservoir by ``ReservoirCell/harvest(_:initialState:washout:)``.
 public struct ReservoirStates<Scalar: TensorScalar>: Sendable {
@@ -32,6 +31,14 @@ extension ReservoirCell {
   public func harvest(
     _ inputs: Tensor<Scalar>, initialState: Tensor<Scalar>? = nil, washout: Int = 0
   ) -> ReservoirStates<Scalar> {
+    harvest(inputs, initialState: initialState, washout: washout, threads: ComputeSettings.threads)
+  }
+
+  /// ``harvest(_:initialState:washout:)`` on at most `threads` threads (at most 2 are used), so
+  /// that tests can compare thread counts without setting the process-wide one.
+  func harvest(
+    _ inputs: Tensor<Scalar>, initialState: Tensor<Scalar>?, washout: Int, threads: Int
+  ) -> ReservoirStates<Scalar> {
     precondition(
       inputs.rank == 2 && inputs.shape[1] == inputSize,
       "ReservoirCell.harvest: inputs shape \(inputs.shape) does not match [T, inputSize "
@@ -52,10 +59,13 @@ extension ReservoirCell {
     let noisy = stateNoise > 0 && LearningPhase.current == .training
     let kernel = stepKernel()
     let states = [Scalar](unsafeUninitializedCapacity: kept * n) { out, initialized in
-      kernel.run(inputs.scalars, steps: steps, state: &state, noisy: noisy) { step, x in
+      // Written by both threads of a step, in disjoint ranges.
+      nonisolated(unsafe) let out = out
+      kernel.run(inputs.scalars, steps: steps, state: &state, noisy: noisy, threads: threads) {
+        step, units, x in
         guard step >= washout else { return }
         let offset = (step - washout) * n
-        for i in 0..<n { out[offset + i] = x[i] }
+        for i in units { out[offset + i] = x[i] }
       }
       initialized = kept * n
     }
@@ -117,77 +127,122 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
     self.ellpack = ellpack
   }
 
-  /// Below this many stored weights a step is too short (a few microseconds) to pay for waking
-  /// a second thread.
-  static var parallelThreshold: Int { 1 << 16 }
+  /// Below this many stored weights (~4 µs of gathers) a step is too short to pay for handing
+  /// half of it to the worker thread.
+  static var parallelThreshold: Int { 1 << 14 }
+
+  /// The position splitting a step between ``Kernels/StepWorker``'s two parts, a multiple of 8
+  /// (SELL-8's slices) that halves the work; nil when the step runs on one thread.
+  func split(threads: Int) -> Int? {
+    let n = matrix.rows
+    guard threads >= 2, matrix.nonzeroCount >= Self.parallelThreshold, n >= 16 else { return nil }
+    // The cost of the positions below each slice boundary: stored entries (slots of 8 for
+    // SELL-8, which include the padding the product also pays for), plus about as much again per
+    // row as 4 entries for the drive and tanh.
+    let slices = (n + 7) / 8
+    func cost(below slice: Int) -> Int {
+      let rows = Swift.min(n, 8 * slice)
+      let entries = ellpack.map { 8 * $0.sliceStarts[slice] } ?? matrix.rowStarts[rows]
+      return entries + 4 * rows
+    }
+    let half = cost(below: slices) / 2
+    var slice = 1
+    while slice < slices - 1 && cost(below: slice) < half { slice += 1 }
+    return 8 * slice
+  }
 
   /// Runs `steps` steps over `inputs` (`steps` rows of `externalInputSize + feedbackSize`),
-  /// updating `state` in place and calling `visit(t, xₜ)` after every step.
+  /// updating `state` in place and calling `visit(t, units, xₜ)` for every step, where `units`
+  /// are the units of xₜ (`[N]`, unit order) that this call may read; with `threads` ≥ 2 and a
+  /// large enough W, each step's positions are split between the calling thread and
+  /// ``Kernels/StepWorker/shared``.
   ///
   /// The state is carried in the order of ``rowOrder``, the order W's rows and columns are
-  /// stored in; `visit` and `state` see it in unit order.
+  /// stored in; `visit` and `state` see it in unit order. Putting xₜ back into unit order and
+  /// visiting it is done during step t + 1, by both threads for their halves of the units, so
+  /// that a harvest's copying out (and the page faults of a fresh array) is not left to one
+  /// thread; `visit` may therefore be called for disjoint ranges of one step at the same time.
   @_specialize(where Scalar == Double)
   @_specialize(where Scalar == Float)
   func run(
     _ inputs: [Scalar], steps: Int, state: inout [Scalar], noisy: Bool,
-    visit: (Int, UnsafeBufferPointer<Scalar>) -> Void
+    threads: Int = ComputeSettings.threads,
+    visit: @Sendable (Int, Range<Int>, UnsafeBufferPointer<Scalar>) -> Void = { _, _, _ in }
   ) {
     let n = matrix.rows
     let width = externalInputSize + feedbackSize
-    let parts =
-      matrix.nonzeroCount >= Self.parallelThreshold
-      ? Swift.max(1, Swift.min(ComputeSettings.threads, n / 64)) : 1
+    let split = split(threads: threads)
+    // The units each thread puts back into unit order: halves, at a multiple of 8 (a cache line).
+    let unitSplit = Swift.min(n, 8 * ((n + 15) / 16))
     var current = rowOrder.map { state[Int($0)] }
     var next = [Scalar](repeating: 0, count: n)
     var scratch = [Scalar](repeating: 0, count: n)
-    rowOrder.withUnsafeBufferPointer { rowOrder in
-      inputs.withUnsafeBufferPointer { inputs in
-        matrix.withUnsafeStorage { storage in
-          inputWeight.withUnsafeBufferPointer { inputWeight in
-            feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
-              bias.withUnsafeBufferPointer { bias in
-                let weights = StepWeights(
-                  storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
-                  bias: bias, leakRate: leakRate, spectralScale: spectralScale,
-                  inputScale: inputScale, externalInputSize: externalInputSize,
-                  feedbackSize: feedbackSize, ellpack: ellpack, rowOrder: rowOrder)
-                for step in 0..<steps {
-                  let row = UnsafeBufferPointer(
-                    rebasing: inputs[(step * width)..<((step + 1) * width)])
-                  current.withUnsafeBufferPointer { x in
-                    next.withUnsafeMutableBufferPointer { out in
-                      scratch.withUnsafeMutableBufferPointer { scratch in
-                        let buffers = StepBuffers(state: x, input: row, next: out, scratch: scratch)
-                        if parts == 1 {
-                          weights.update(positions: 0..<n, buffers)
-                        } else {
-                          // Split at multiples of 8 rows, the SELL-8 slices.
-                          let slices = (n + 7) / 8
-                          DispatchQueue.concurrentPerform(iterations: parts) { part in
-                            let lower = 8 * (slices * part / parts)
-                            let upper = Swift.min(n, 8 * (slices * (part + 1) / parts))
-                            weights.update(positions: lower..<upper, buffers)
+    let positions = positions
+    state.withUnsafeMutableBufferPointer { units in
+      positions.withUnsafeBufferPointer { positions in
+        rowOrder.withUnsafeBufferPointer { rowOrder in
+          inputs.withUnsafeBufferPointer { inputs in
+            matrix.withUnsafeStorage { storage in
+              inputWeight.withUnsafeBufferPointer { inputWeight in
+                feedbackWeight.withUnsafeBufferPointer { feedbackWeight in
+                  bias.withUnsafeBufferPointer { bias in
+                    let weights = StepWeights(
+                      storage: storage, inputWeight: inputWeight, feedbackWeight: feedbackWeight,
+                      bias: bias, leakRate: leakRate, spectralScale: spectralScale,
+                      inputScale: inputScale, externalInputSize: externalInputSize,
+                      feedbackSize: feedbackSize, ellpack: ellpack, rowOrder: rowOrder)
+                    for step in 0..<steps {
+                      let row = UnsafeBufferPointer(
+                        rebasing: inputs[(step * width)..<((step + 1) * width)])
+                      current.withUnsafeBufferPointer { x in
+                        next.withUnsafeMutableBufferPointer { out in
+                          scratch.withUnsafeMutableBufferPointer { scratch in
+                            let buffers = StepBuffers(
+                              state: x, input: row, next: out, scratch: scratch, units: units,
+                              positions: positions)
+                            let previous = step - 1
+                            if let split {
+                              // A barrier per step: `run` returns once both halves are written.
+                              Kernels.StepWorker.shared.run { part in
+                                if previous >= 0 {
+                                  let range = part == 0 ? 0..<unitSplit : unitSplit..<n
+                                  buffers.writeUnits(range)
+                                  visit(previous, range, UnsafeBufferPointer(buffers.units))
+                                }
+                                weights.update(
+                                  positions: part == 0 ? 0..<split : split..<n, buffers)
+                              }
+                            } else {
+                              if previous >= 0 {
+                                buffers.writeUnits(0..<n)
+                                visit(previous, 0..<n, UnsafeBufferPointer(units))
+                              }
+                              weights.update(positions: 0..<n, buffers)
+                            }
                           }
                         }
                       }
+                      if noisy {
+                        // Drawn in unit order, as on the tape.
+                        for i in 0..<n {
+                          let k = positions[i]
+                          next[k] =
+                            next[k] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
+                        }
+                      }
+                      swap(&current, &next)
                     }
                   }
-                  if noisy {
-                    // Drawn in unit order, as on the tape.
-                    for i in 0..<n {
-                      let k = positions[i]
-                      next[k] = next[k] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
-                    }
-                  }
-                  swap(&current, &next)
-                  for k in 0..<n { state[Int(rowOrder[k])] = current[k] }
-                  state.withUnsafeBufferPointer { visit(step, $0) }
                 }
               }
             }
           }
         }
       }
+      // The last state, which no step after it puts back into unit order.
+      guard steps > 0 else { return }
+      for i in 0..<n { units[i] = current[positions[i]] }
+      visit(steps - 1, 0..<n, UnsafeBufferPointer(units))
     }
   }
 }
@@ -214,6 +269,16 @@ struct StepBuffers<Scalar: TensorScalar>: @unchecked Sendable {
   let next: UnsafeMutableBufferPointer<Scalar>
   /// `[N]` pre-activations, in the order of ``StepWeights/rowOrder``.
   let scratch: UnsafeMutableBufferPointer<Scalar>
+  /// xₜ₋₁, `[N]`, in unit order, written (each thread a range of units).
+  let units: UnsafeMutableBufferPointer<Scalar>
+  /// The position of each unit: the inverse of ``StepWeights/rowOrder``.
+  let positions: UnsafeBufferPointer<Int>
+
+  /// `units[i] = state[positions[i]]` for the units i in `range`.
+  @inline(__always)
+  func writeUnits(_ range: Range<Int>) {
+    for i in range { units[i] = state[positions[i]] }
+  }
 }
 
 /// The read-only weights and scalars of a step, shared by the threads.
