@@ -557,9 +557,9 @@ private func roundUp(_ value: Int, _ step: Int) -> Int { (value + step - 1) / st
 /// `SIMD.addProduct` is a fused multiply-add: release builds on x86-64 target the host CPU
 /// (Package.swift), which has FMA, and arm64 always has it. Debug builds on x86-64 target generic
 /// SSE2, where `addProduct` becomes one library call per lane (40× slower), so they multiply and
-/// add separately instead.
+/// add separately instead. Shared by every vector kernel (matmul, Gram matrix, sparse products).
 @inline(__always)
-private func multiplyAdd<Vector: SIMD>(_ acc: Vector, _ x: Vector, _ y: Vector) -> Vector
+func multiplyAdd<Vector: SIMD>(_ acc: Vector, _ x: Vector, _ y: Vector) -> Vector
 where Vector.Scalar: FloatingPoint {
   #if arch(arm64) || (arch(x86_64) && !DEBUG)
     var sum = acc

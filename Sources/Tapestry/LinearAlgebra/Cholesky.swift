@@ -373,22 +373,22 @@ private func lowerTile(
     let low = rawB.loadUnaligned(fromByteOffset: t * 128, as: V.self)
     let high = rawB.loadUnaligned(fromByteOffset: t * 128 + 64, as: V.self)
     let s = a + t * 16
-    c0 = fusedMultiplyAdd(c0, V(repeating: s[0]), low)
-    d0 = fusedMultiplyAdd(d0, V(repeating: s[0]), high)
-    c1 = fusedMultiplyAdd(c1, V(repeating: s[1]), low)
-    d1 = fusedMultiplyAdd(d1, V(repeating: s[1]), high)
-    c2 = fusedMultiplyAdd(c2, V(repeating: s[2]), low)
-    d2 = fusedMultiplyAdd(d2, V(repeating: s[2]), high)
-    c3 = fusedMultiplyAdd(c3, V(repeating: s[3]), low)
-    d3 = fusedMultiplyAdd(d3, V(repeating: s[3]), high)
-    c4 = fusedMultiplyAdd(c4, V(repeating: s[4]), low)
-    d4 = fusedMultiplyAdd(d4, V(repeating: s[4]), high)
-    c5 = fusedMultiplyAdd(c5, V(repeating: s[5]), low)
-    d5 = fusedMultiplyAdd(d5, V(repeating: s[5]), high)
-    c6 = fusedMultiplyAdd(c6, V(repeating: s[6]), low)
-    d6 = fusedMultiplyAdd(d6, V(repeating: s[6]), high)
-    c7 = fusedMultiplyAdd(c7, V(repeating: s[7]), low)
-    d7 = fusedMultiplyAdd(d7, V(repeating: s[7]), high)
+    c0 = multiplyAdd(c0, V(repeating: s[0]), low)
+    d0 = multiplyAdd(d0, V(repeating: s[0]), high)
+    c1 = multiplyAdd(c1, V(repeating: s[1]), low)
+    d1 = multiplyAdd(d1, V(repeating: s[1]), high)
+    c2 = multiplyAdd(c2, V(repeating: s[2]), low)
+    d2 = multiplyAdd(d2, V(repeating: s[2]), high)
+    c3 = multiplyAdd(c3, V(repeating: s[3]), low)
+    d3 = multiplyAdd(d3, V(repeating: s[3]), high)
+    c4 = multiplyAdd(c4, V(repeating: s[4]), low)
+    d4 = multiplyAdd(d4, V(repeating: s[4]), high)
+    c5 = multiplyAdd(c5, V(repeating: s[5]), low)
+    d5 = multiplyAdd(d5, V(repeating: s[5]), high)
+    c6 = multiplyAdd(c6, V(repeating: s[6]), low)
+    d6 = multiplyAdd(d6, V(repeating: s[6]), high)
+    c7 = multiplyAdd(c7, V(repeating: s[7]), low)
+    d7 = multiplyAdd(d7, V(repeating: s[7]), high)
   }
   @inline(__always) func add(_ r: Int, _ low: V, _ high: V) {
     let i = row + r
@@ -413,20 +413,4 @@ private func lowerTile(
   add(5, c5, d5)
   add(6, c6, d6)
   add(7, c7, d7)
-}
-
-/// `acc + x·y`, fused into one instruction where the target has one: release builds on x86-64
-/// target the host CPU (Package.swift) and arm64 always has FMA, but a debug build's generic
-/// x86-64 turns `addProduct` into a library call per lane, so it multiplies and adds instead.
-@inline(__always)
-func fusedMultiplyAdd(_ acc: SIMD8<Double>, _ x: SIMD8<Double>, _ y: SIMD8<Double>)
-  -> SIMD8<Double>
-{
-  #if arch(arm64) || (arch(x86_64) && !DEBUG)
-    var sum = acc
-    sum.addProduct(x, y)
-    return sum
-  #else
-    return acc + x * y
-  #endif
 }

@@ -162,17 +162,17 @@ struct SlicedEllpackMatrix: Sendable {
       let (firstEnd, secondEnd) = (second, sliceStarts[slice &+ 2] &* 8)
       var (a, b) = (SIMD8<Double>(), SIMD8<Double>())
       while first < firstEnd && second < secondEnd {
-        a = fusedMultiplyAdd(a, load(first), gather(first))
-        b = fusedMultiplyAdd(b, load(second), gather(second))
+        a = multiplyAdd(a, load(first), gather(first))
+        b = multiplyAdd(b, load(second), gather(second))
         first &+= 8
         second &+= 8
       }
       while first < firstEnd {
-        a = fusedMultiplyAdd(a, load(first), gather(first))
+        a = multiplyAdd(a, load(first), gather(first))
         first &+= 8
       }
       while second < secondEnd {
-        b = fusedMultiplyAdd(b, load(second), gather(second))
+        b = multiplyAdd(b, load(second), gather(second))
         second &+= 8
       }
       store(a, slice)
@@ -184,7 +184,7 @@ struct SlicedEllpackMatrix: Sendable {
       var entry = sliceStarts[slice] &* 8
       let end = sliceStarts[slice &+ 1] &* 8
       while entry < end {
-        sum = fusedMultiplyAdd(sum, load(entry), gather(entry))
+        sum = multiplyAdd(sum, load(entry), gather(entry))
         entry &+= 8
       }
       store(sum, slice)
