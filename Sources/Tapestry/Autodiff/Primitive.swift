@@ -50,12 +50,7 @@ extension Tensor {
     as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
-    guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return self }
-    let position = tape.position(of: input)
-    guard position >= 0 else { return self }
-    return linked(
-      on: tape, as: name, inputs: EntryInputs(position, input.shape),
-      derivative: .builtin(pullback, saved()), checking: [input])
+    recorded(as: name, input, derivative: .builtin(pullback, saved()))
   }
 
   /// ``recorded(as:_:saving:pullback:)`` with a pullback that adds into the input's gradient
@@ -67,12 +62,21 @@ extension Tensor {
     as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
+    recorded(as: name, input, derivative: .accumulating(pullback, saved()))
+  }
+
+  /// Records `self` as the output of a built-in op of one input with `derivative`, evaluated
+  /// only when the op is recorded (the input is on the active, recording tape).
+  @inlinable
+  func recorded(
+    as name: String, _ input: Tensor, derivative: @autoclosure () -> Derivative<Scalar>
+  ) -> Tensor {
     guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return self }
     let position = tape.position(of: input)
     guard position >= 0 else { return self }
     return linked(
-      on: tape, as: name, inputs: EntryInputs(position, input.shape),
-      derivative: .accumulating(pullback, saved()), checking: [input])
+      on: tape, as: name, inputs: EntryInputs(position, input.shape), derivative: derivative(),
+      checking: [input])
   }
 
   /// ``recorded(as:_:_:saving:pullback:)`` with a pullback that adds into the inputs' gradient
