@@ -34,8 +34,8 @@ private func naiveMatmul(
 
 /// One product to test: the stored shapes of both operands and the transpose flags.
 struct MatmulCase: CustomTestStringConvertible, Sendable {
-  let a: [Int]
-  let b: [Int]
+  let a: TensorShape
+  let b: TensorShape
   let transposeA: Bool
   let transposeB: Bool
 

@@ -51,7 +51,7 @@ extension Tensor {
   /// When nothing is recorded or broadcast the product goes straight into the total, in one
   /// pass and without a temporary; otherwise it is formed with differentiable ops and added.
   @inlinable
-  static func accumulate(_ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: [Int]) {
+  static func accumulate(_ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: TensorShape) {
     if g.node == nil, x.node == nil, g.shape == shape, x.shape == shape,
       var whole = total.take()
     {

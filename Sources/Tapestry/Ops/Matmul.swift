@@ -64,7 +64,7 @@ public func matmul<Scalar>(
       }
     }
   }
-  let shape = batch.map { [$0, m, n] } ?? [m, n]
+  let shape: TensorShape = batch.map { [$0, m, n] } ?? [m, n]
   return Tensor(uncheckedShape: shape, scalars: scalars)
     .recorded(
       as: "matmul", a, b,
