@@ -3,7 +3,8 @@
 ///
 /// Storage is row-major and contiguous (the last axis varies fastest), held in a Swift `Array`, so
 /// a tensor has value semantics with copy-on-write: assigning it is cheap and mutating a copy never
-/// changes the original.
+/// changes the original. The shape is a ``TensorShape`` stored inline, so the element array is the
+/// only reference a tensor holds: copying one costs a single retain.
 ///
 /// A tensor produced by a differentiable op while a ``Tape`` is recording carries the index of its
 /// tape entry; that is how the tape links an op's output to the inputs of later ops. Tensors made
