@@ -228,8 +228,8 @@ extension Tensor {
         index >= 0 && index < size,
         "scatter: index \(index) is out of range for size \(size) along axis \(axis)")
     }
-    let outer = shape[..<axis].reduce(1, *)
-    let inner = shape[(axis + indexShape.count)...].reduce(1, *)
+    let outer = shape.product(ofAxes: 0..<axis)
+    let inner = shape.product(ofAxes: (axis + indexShape.count)..<rank)
     let resultShape =
       Array(shape[..<axis]) + [size] + shape[(axis + indexShape.count)...]
     var result = [Scalar](repeating: 0, count: outer * size * inner)

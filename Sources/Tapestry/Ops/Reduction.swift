@@ -39,9 +39,9 @@ extension Tensor {
       let first = axes[blockStart]
       let last = axes[blockEnd]
       current = Kernels.reduce(
-        current, outer: currentShape[..<first].reduce(1, *),
-        length: currentShape[first...last].reduce(1, *),
-        inner: currentShape[(last + 1)...].reduce(1, *), initial: initial,
+        current, outer: currentShape.product(ofAxes: 0..<first),
+        length: currentShape.product(ofAxes: first..<(last + 1)),
+        inner: currentShape.product(ofAxes: (last + 1)..<currentShape.count), initial: initial,
         scalar: combine, vector: vcombine)
       for axis in first...last { currentShape[axis] = 1 }
       blockEnd = blockStart - 1

@@ -208,5 +208,5 @@ func resolvedAxis(_ axis: Int, rank: Int, op: String, shape: TensorShape) -> Int
 /// `[outer, shape[axis], inner]` block, which is how every single-axis copy below walks it.
 @inlinable
 func outerAndInner(_ shape: TensorShape, around axis: Int) -> (outer: Int, inner: Int) {
-  (shape[..<axis].reduce(1, *), shape[(axis + 1)...].reduce(1, *))
+  (shape.product(ofAxes: 0..<axis), shape.product(ofAxes: (axis + 1)..<shape.count))
 }

@@ -150,4 +150,17 @@ extension TensorShape {
     result.storedRank -= 1
     return result
   }
+
+  /// The product of the sizes of `axes` (1 for none): the element count of a block of axes, as
+  /// the outer and inner counts around an axis that ops cut along. Read from the lanes directly,
+  /// without the collection's generic slicing.
+  @inlinable
+  func product(ofAxes axes: Range<Int>) -> Int {
+    precondition(
+      axes.lowerBound >= 0 && axes.upperBound <= count,
+      "TensorShape: axes \(axes) out of range for \(self)")
+    var product = 1
+    for axis in axes { product *= Int(sizes[axis]) }
+    return product
+  }
 }
