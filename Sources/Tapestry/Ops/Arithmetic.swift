@@ -85,14 +85,21 @@ extension Tensor {
     }
     var product = g * x
     if product.shape != shape { product = product.summed(toShape: shape, op: "mul") }
+    add(product, into: &total)
+  }
+
+  /// Adds `addend` into `total`, a running gradient of the same shape (`nil`: none yet): in the
+  /// total's buffer when neither is recorded, with a differentiable `+` when either is.
+  @inlinable
+  static func add(_ addend: Tensor, into total: inout Tensor?) {
     guard var whole = total.take() else {
-      total = product
+      total = addend
       return
     }
-    if whole.node == nil && product.node == nil {
-      whole.add(product)
+    if whole.node == nil && addend.node == nil {
+      whole.add(addend)
     } else {
-      whole = whole + product
+      whole = whole + addend
     }
     total = whole
   }
