@@ -120,6 +120,28 @@ private let valueCases: [MatmulCase] =
     }
   }
 
+  /// A weight used by several products, as a recurrent weight is at every step: from the second
+  /// product on, its gradient is added into the running total by the kernel itself.
+  @Test(
+    "gradients of a weight shared by several products match finite differences",
+    arguments: [(false, false), (false, true), (true, false), (true, true)])
+  func sharedWeightGradients(transposeA: Bool, transposeB: Bool) {
+    let w = randomTensor([4, 4], seed: 8)
+    let x = randomTensor([3, 4], seed: 9)
+    expectGradientsMatchFiniteDifferences(at: [w, x]) { inputs in
+      let (w, x) = (inputs[0], inputs[1])
+      var h = x
+      for _ in 0..<3 {
+        h = tanh(matmul(h, w, transposeB: transposeB))
+        h = matmul(w, h, transposeA: transposeA, transposeB: true).transposed()
+      }
+      return h
+    }
+    expectSecondDerivativesMatchFiniteDifferences(at: [w, x]) { inputs in
+      matmul(matmul(inputs[1], inputs[0]), inputs[0], transposeB: transposeB)
+    }
+  }
+
   @Test(
     "second derivatives match finite differences",
     arguments: MatmulCase.all(batchA: [], batchB: [], m: 3, k: 4, n: 2)
