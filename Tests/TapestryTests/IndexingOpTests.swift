@@ -213,7 +213,9 @@ import Testing
   @Test(arguments: [
     ([3], [3], [3]), ([2, 1], [3], []), ([2, 3], [2, 1], [1, 3]), ([4], [2, 1], [1]),
   ])
-  func whereGradient(maskShape maskShapeSizes: [Int], aShape aShapeSizes: [Int], bShape bShapeSizes: [Int]) {
+  func whereGradient(
+    maskShape maskShapeSizes: [Int], aShape aShapeSizes: [Int], bShape bShapeSizes: [Int]
+  ) {
     let maskShape = TensorShape(maskShapeSizes)
     let aShape = TensorShape(aShapeSizes)
     let bShape = TensorShape(bShapeSizes)

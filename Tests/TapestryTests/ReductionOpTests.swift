@@ -176,7 +176,8 @@ private func naiveReduction(
     expectClose(exp(logSoftmax(x, alongAxis: axis)), expected)
     let reducedShape = total.shape.enumerated().filter { $0.offset != (axis + 3) % 3 }
       .map(\.element)
-    let lse = Tensor(shape: TensorShape(reducedShape), scalars: total.scalars.map { Foundation.log($0) })
+    let lse = Tensor(
+      shape: TensorShape(reducedShape), scalars: total.scalars.map { Foundation.log($0) })
     expectClose(logSumExp(x, alongAxis: axis), lse)
     expectClose(softmax(x, alongAxis: axis).sum(alongAxis: axis), .ones(TensorShape(reducedShape)))
   }

@@ -179,7 +179,8 @@ private let badFiles: [BadFile] = [
       buffer: .init(repeating: 0, count: 8)),
     error: .malformedEntry(
       name: "a",
-      reason: "shape [1, 1, 1, 1, 1, 1, 1, 1, 1] has more than 8 axes or a dimension above 2³¹ − 1")),
+      reason: "shape [1, 1, 1, 1, 1, 1, 1, 1, 1] has more than 8 axes or a dimension above 2³¹ − 1")
+  ),
   BadFile(
     label: "trailing bytes no tensor covers",
     bytes: fileBytes(header: "{\(entryA)}", buffer: .init(repeating: 0, count: 12)),

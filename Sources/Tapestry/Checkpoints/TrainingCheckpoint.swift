@@ -226,7 +226,8 @@ public struct TrainingCheckpoint: Sendable {
     for (name, shape) in trainingTensorShapes.sorted(by: { $0.key < $1.key }) {
       guard trainingTensors[name].map({ Array($0.shape) }) == shape else {
         throw TrainingCheckpointError.trainingTensorMismatch(
-          name: name, expectedShape: shape, fileShape: trainingTensors[name].map { Array($0.shape) })
+          name: name, expectedShape: shape, fileShape: trainingTensors[name].map { Array($0.shape) }
+        )
       }
     }
 

@@ -191,7 +191,9 @@ public indirect enum Initializer: Sendable {
     return calculateGain(nonlinearity, parameter: a) / Double(fan).squareRoot()
   }
 
-  private func orthogonal(_ shape: TensorShape, gain: Double, using generator: inout SeededGenerator)
+  private func orthogonal(
+    _ shape: TensorShape, gain: Double, using generator: inout SeededGenerator
+  )
     -> Tensor<Double>
   {
     precondition(

@@ -127,7 +127,8 @@ struct SavedStateReader<Scalar: TensorScalar> {
     guard let tensor = saved.tensors[field] else { return nil }
     guard tensor.shape == shape else {
       throw .shapeMismatch(
-        parameter: name, field: field, parameterShape: Array(shape), savedShape: Array(tensor.shape))
+        parameter: name, field: field, parameterShape: Array(shape), savedShape: Array(tensor.shape)
+      )
     }
     used.insert(field)
     return tensor

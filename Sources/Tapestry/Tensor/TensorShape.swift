@@ -67,6 +67,7 @@ public struct TensorShape: Sendable, Hashable {
     storedRank += 1
   }
 
+  /// Whether both shapes have the same axes with the same sizes.
   @inlinable
   public static func == (lhs: TensorShape, rhs: TensorShape) -> Bool {
     lhs.storedRank == rhs.storedRank && lhs.sizes == rhs.sizes
@@ -74,11 +75,16 @@ public struct TensorShape: Sendable, Hashable {
 }
 
 extension TensorShape: RandomAccessCollection, MutableCollection {
+  /// Axes are numbered from 0, the outermost.
   public typealias Index = Int
+  /// The axis numbers `0..<count`.
   public typealias Indices = Range<Int>
 
+  /// The first axis, 0.
   @inlinable public var startIndex: Int { 0 }
+  /// One past the last axis: the rank.
   @inlinable public var endIndex: Int { Int(storedRank) }
+  /// The number of axes (the rank).
   @inlinable public var count: Int { Int(storedRank) }
 
   /// The size of axis `axis`; traps if `axis` is not below ``count``.
@@ -118,6 +124,7 @@ extension TensorShape: ExpressibleByArrayLiteral {
 extension TensorShape: CustomStringConvertible, CustomDebugStringConvertible {
   /// The sizes as an array prints them: `[2, 3]`, `[]` for a scalar.
   public var description: String { "[" + map(String.init).joined(separator: ", ") + "]" }
+  /// The same as ``description``.
   public var debugDescription: String { description }
 }
 
