@@ -58,7 +58,7 @@ extension Tape {
     func node(_ position: Int) -> String {
       let entry = entries[position]
       let shape = entry.inputs.isEmpty ? "box" : "ellipse"
-      var label = "%\(position) \(entry.op)\\n\(entry.output.shape)"
+      var label = "%\(position) \(entry.op)\\n\(entry.outputShape)"
       if let norm = norm(position) { label += String(format: "\\n‖∇‖ %.2e", norm) }
       return "n\(position) [label=\(quoted(label)), shape=\(shape)];"
     }
@@ -96,8 +96,8 @@ extension Tape {
   {
     let entries = self.entries
     var norms = [Double?](repeating: nil, count: entries.count)
-    for (position, entry) in entries.enumerated() {
-      addGradientHook(to: entry.output) { gradient in
+    for position in entries.indices {
+      addGradientHook(at: position) { gradient in
         norms[position] = gradient.euclideanNorm
         return gradient
       }

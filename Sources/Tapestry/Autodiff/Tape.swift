@@ -37,18 +37,22 @@ internal struct SavedValues<Scalar: TensorScalar> {
   @usableFromInline var firstNeedsGradient = true
   /// Whether the second input is recorded on the tape, so its gradient is wanted.
   @usableFromInline var secondNeedsGradient = true
+  /// Whether the pullback reads the op's output (σ′ = y(1 − y), exp′ = y, ...), so the tape must
+  /// keep it; otherwise the entry drops the output's elements and keeps only its shape.
+  @usableFromInline var keepsOutput: Bool
 
   /// Saves `first` and `second` (empty placeholders when left out), `scalar` and `options`.
   @inlinable
   init(
     _ first: Tensor<Scalar> = .placeholder, _ second: Tensor<Scalar> = .placeholder,
-    scalar: Scalar = 0, options: Int = 0, offset: Int = 0
+    scalar: Scalar = 0, options: Int = 0, offset: Int = 0, keepingOutput: Bool = false
   ) {
     self.first = first
     self.second = second
     self.scalar = scalar
     self.options = options
     self.offset = offset
+    self.keepsOutput = keepingOutput
   }
 }
 
@@ -86,6 +90,15 @@ internal enum Derivative<Scalar: TensorScalar> {
   case builtin(BuiltinPullback<Scalar>, SavedValues<Scalar>)
   /// A built-in op's pullback that adds into its input's total, and the values it reads.
   case accumulating(AccumulatingPullback<Scalar>, SavedValues<Scalar>)
+
+  /// Whether the backward pass reads the entry's output: a variable's and a ``Pullback``'s
+  /// always (the pullback is given it), a built-in op's when its saved values say so.
+  @inlinable var readsOutput: Bool {
+    switch self {
+    case .leaf, .closure: true
+    case .builtin(_, let saved), .accumulating(_, let saved): saved.keepsOutput
+    }
+  }
 }
 
 /// The inputs of an entry: tape index (−1 for a constant) and shape of each. The first two are
@@ -155,6 +168,10 @@ internal struct EntryInputs {
 }
 
 /// One entry as the tape stores it.
+///
+/// `output` holds the op's value only where the backward pass reads it (``Derivative/readsOutput``);
+/// elsewhere it keeps the shape and no elements, so the tape does not keep alive values that
+/// only the forward pass needed (an LSTM step's pre-activations and products, for instance).
 @usableFromInline
 internal struct TapeRecord<Scalar: TensorScalar> {
   @usableFromInline var op: String
@@ -224,8 +241,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     public let inputs: [Int?]
     /// The shape of each input.
     public let inputShapes: [TensorShape]
-    /// The value the op produced (recorded: its ``Tensor/isRecorded`` is true).
-    public let output: Tensor<Scalar>
+    /// The shape of the value the op produced.
+    public let outputShape: TensorShape
+    /// The value the op produced (recorded: its ``Tensor/isRecorded`` is true), if the tape kept
+    /// it: it does for watched variables, for ops recorded with ``Tensor/recorded(as:from:pullback:)``
+    /// and for built-in ops whose pullback reads their output (`sigmoid`, `tanh`, `exp`, `sqrt`,
+    /// `div`); `nil` for the others, whose values the backward pass does not need.
+    public let output: Tensor<Scalar>?
   }
 
   /// Hooks are called with the total gradient of a tensor once it is complete, and may replace it.
@@ -267,7 +289,9 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       return Entry(
         op: record.op,
         inputs: (0..<inputs.count).map { inputs.index($0) < 0 ? nil : inputs.index($0) },
-        inputShapes: (0..<inputs.count).map { inputs.shape($0) }, output: record.output)
+        inputShapes: (0..<inputs.count).map { inputs.shape($0) },
+        outputShape: record.output.shape,
+        output: record.derivative.readsOutput ? record.output : nil)
     }
   }
 
@@ -303,7 +327,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     if position >= 0 {
       return append(
         op: "variable", inputs: EntryInputs(position, tensor.shape), output: tensor,
-        derivative: .builtin({ gradient, _, _ in (gradient, nil) }, SavedValues()))
+        derivative: .builtin(
+          { gradient, _, _ in (gradient, nil) }, SavedValues(keepingOutput: true)))
     }
     return append(op: "variable", inputs: EntryInputs(), output: tensor, derivative: .leaf)
   }
@@ -318,6 +343,12 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       preconditionFailure(
         "Tape.addGradientHook: the tensor of shape \(tensor.shape) is not recorded on this tape")
     }
+    addGradientHook(at: position, hook)
+  }
+
+  /// Calls `hook` with the complete gradient of the entry at `position`, as
+  /// ``addGradientHook(to:_:)`` does for the tensor recorded there.
+  func addGradientHook(at position: Int, _ hook: @escaping GradientHook) {
     state.pointee.hooks[position, default: []].append(hook)
   }
 
@@ -329,8 +360,10 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   ) -> Tensor<Scalar> {
     var linked = consume output
     linked.node = TapeNode(tapeID: state.pointee.id, index: state.pointee.records.count)
+    var stored = linked
+    if !derivative.readsOutput { stored.elements = [] }
     state.pointee.records.append(
-      TapeRecord(op: op, inputs: consume inputs, output: linked, derivative: consume derivative))
+      TapeRecord(op: op, inputs: consume inputs, output: stored, derivative: consume derivative))
     return linked
   }
 
@@ -573,7 +606,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     for (position, entry) in entries.enumerated() {
       let inputs = entry.inputs.map { $0.map(String.init) ?? "c" }.joined(separator: ", ")
       let name = entry.op.padding(toLength: max(entry.op.count, 14), withPad: " ", startingAt: 0)
-      lines.append("  %\(position) = \(name) (\(inputs)) -> \(entry.output.shape)")
+      lines.append("  %\(position) = \(name) (\(inputs)) -> \(entry.outputShape)")
     }
     return lines.joined(separator: "\n")
   }

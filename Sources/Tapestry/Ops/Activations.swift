@@ -13,7 +13,7 @@ public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
     scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Sigmoid())
-  ).recorded(as: "sigmoid", x, saving: SavedValues()) { g, y, _ in
+  ).recorded(as: "sigmoid", x, saving: SavedValues(keepingOutput: true)) { g, y, _ in
     guard g.node == nil, y.node == nil else { return (g * (y * (1 - y)), nil) }
     return (
       Kernels.zip(

@@ -51,7 +51,9 @@ extension Tensor {
   /// When nothing is recorded or broadcast the product goes straight into the total, in one
   /// pass and without a temporary; otherwise it is formed with differentiable ops and added.
   @inlinable
-  static func accumulate(_ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: TensorShape) {
+  static func accumulate(
+    _ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: TensorShape
+  ) {
     if g.node == nil, x.node == nil, g.shape == shape, x.shape == shape,
       var whole = total.take()
     {
@@ -108,7 +110,8 @@ extension Tensor {
   @inlinable
   public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
     Kernels.zip(lhs, rhs, op: "div", scalar: /, vector: /)
-      .recorded(as: "div", lhs, rhs, saving: SavedValues(.placeholder, rhs)) { g, quotient, saved in
+      .recorded(as: "div", lhs, rhs, saving: SavedValues(.placeholder, rhs, keepingOutput: true)) {
+        g, quotient, saved in
         (
           saved.firstNeedsGradient ? g / saved.second : nil,
           saved.secondNeedsGradient ? -(g * quotient) / saved.second : nil

@@ -10,7 +10,7 @@
 public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Exp())
-  ).recorded(as: "exp", x, saving: SavedValues()) { g, y, _ in (g * y, nil) }
+  ).recorded(as: "exp", x, saving: SavedValues(keepingOutput: true)) { g, y, _ in (g * y, nil) }
 }
 
 /// Natural logarithm elementwise, any shape: −inf at 0 and NaN for negative elements.
@@ -28,7 +28,9 @@ public func sqrt<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape,
     scalars: Kernels.map(x.scalars, scalar: { $0.squareRoot() })
-  ).recorded(as: "sqrt", x, saving: SavedValues()) { g, y, _ in (g / (2 * y), nil) }
+  ).recorded(as: "sqrt", x, saving: SavedValues(keepingOutput: true)) { g, y, _ in
+    (g / (2 * y), nil)
+  }
 }
 
 /// |x| elementwise, any shape.
@@ -122,7 +124,7 @@ public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> {
 public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
   Tensor(
     uncheckedShape: x.shape, scalars: Kernels.mapVectors(x.scalars, Kernels.VectorMath.Tanh())
-  ).recorded(as: "tanh", x, saving: SavedValues()) { g, y, _ in
+  ).recorded(as: "tanh", x, saving: SavedValues(keepingOutput: true)) { g, y, _ in
     guard g.node == nil, y.node == nil else { return (g * (1 - y * y), nil) }
     return (
       Kernels.zip(
