@@ -221,47 +221,6 @@ struct PackedPanels: @unchecked Sendable {
   /// The panels, 16-column padded.
   let values: [Double]
 
-  /// Packs `rows` rows of a row-major matrix (`stride` apart, `width` columns), minus `shift[c]`
-  /// from column c when given.
-  init(
-    rows: Int, width: Int, rowMajor source: UnsafeBufferPointer<Double>, stride: Int,
-    shift: UnsafeBufferPointer<Double>? = nil
-  ) {
-    let panels = (width + 15) / 16
-    depth = rows
-    self.width = width
-    values = [Double](unsafeUninitializedCapacity: panels * rows * 16) { out, initialized in
-      for panel in 0..<panels {
-        let first = panel * 16
-        let count = Swift.min(16, width - first)
-        for t in 0..<rows {
-          let target = (panel * rows + t) * 16
-          let row = t * stride + first
-          if count == 16 {
-            // A whole panel row as two vectors (the indexed loop stays scalar).
-            let input = UnsafeRawBufferPointer(source)
-            var low = input.loadUnaligned(fromByteOffset: row * 8, as: SIMD8<Double>.self)
-            var high = input.loadUnaligned(fromByteOffset: row * 8 + 64, as: SIMD8<Double>.self)
-            if let shift {
-              let shifts = UnsafeRawBufferPointer(shift)
-              low -= shifts.loadUnaligned(fromByteOffset: first * 8, as: SIMD8<Double>.self)
-              high -= shifts.loadUnaligned(fromByteOffset: first * 8 + 64, as: SIMD8<Double>.self)
-            }
-            let destination = UnsafeMutableRawBufferPointer(out)
-            destination.storeBytes(of: low, toByteOffset: target * 8, as: SIMD8<Double>.self)
-            destination.storeBytes(of: high, toByteOffset: target * 8 + 64, as: SIMD8<Double>.self)
-          } else {
-            for c in 0..<count {
-              out[target + c] = source[row + c] - (shift.map { $0[first + c] } ?? 0)
-            }
-            for c in count..<16 { out[target + c] = 0 }
-          }
-        }
-      }
-      initialized = panels * rows * 16
-    }
-  }
-
   /// Packs the transpose of a row-major `width`×`depth` matrix (`stride` apart), times `scale`:
   /// entry (t, c) is `scale·source[c·stride + t]`.
   init(
@@ -283,17 +242,18 @@ struct PackedPanels: @unchecked Sendable {
 }
 
 /// C[i][j] += Σₜ A(t, i)·B(t, j) for every j ≤ i < width, C being row-major with rows `stride`
-/// apart: the lower triangle of AᵀB (BLAS's `syrk` when A = B), which is all a symmetric result
-/// needs, at half the cost of the full product.
+/// apart: the lower triangle of AᵀB, which is all a symmetric result needs, at half the cost of
+/// the full product. The factorisation's trailing update, one depth block of 128 per call (a
+/// ridge regression's XᵀX, over thousands of rows, has its own kernel,
+/// ``LowerGramAccumulator``).
 ///
 /// Register-tiled: each step of the inner loop broadcasts 8 values of A's row t and multiplies
 /// them into B's row of 16, 16 vector accumulators for an 8×16 tile of C, so every load feeds
 /// 8 to 16 multiply-adds. Blocked for the caches: the depth in blocks of 512 rows and C's rows in
 /// blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
 /// second-level cache while every B panel to their left passes once; streaming all of A per
-/// panel instead (the previous order) ran from the third-level cache at about half the speed
-/// (measured: 20 → 25 billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows,
-/// one core).
+/// panel instead ran from the third-level cache at about half the speed (measured: 20 → 25
+/// billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows, one core).
 /// The threads take whole row blocks of C (disjoint outputs, no synchronisation), dealt in a
 /// back-and-forth order because the blocks further down have more tiles.
 func addLowerProduct(

@@ -14,7 +14,7 @@ public struct RidgeSolution: Sendable {
 ///
 /// ``accumulate(features:targets:)`` adds rows of states X `[T, N]` and targets Y `[T, O]` to the
 /// sums XᵀX, XᵀY, ΣX, ΣY (only the lower triangle of XᵀX, in a register-tiled kernel on
-/// ``ComputeSettings/threads`` threads).
+/// ``ComputeSettings/threads`` threads, ``LowerGramAccumulator``).
 /// ``solve(ridge:)`` centres them, (X − x̄)ᵀ(X − x̄) = XᵀX − n·x̄x̄ᵀ and likewise for XᵀY, solves
 /// ((X − x̄)ᵀ(X − x̄) + λI)·W = (X − x̄)ᵀ(Y − ȳ) with a symmetric factorisation
 /// (``CholeskyFactorization``), and sets the bias c = ȳ − W·x̄, so the bias is not shrunk.
@@ -33,8 +33,8 @@ public struct RidgeRegression: Sendable {
   private var targetShift: [Double] = []
   private var featureSum: [Double]
   private var targetSum: [Double]
-  /// Σ (x − shift)(x − shift)ᵀ, row-major N×N; only its lower triangle is accumulated.
-  private var gram: [Double]
+  /// Σ (x − shift)(x − shift)ᵀ, lower triangle.
+  private var gram: LowerGramAccumulator
   /// Σ (y − shift)(x − shift)ᵀ, row-major O×N.
   private var cross: [Double]
 
@@ -48,7 +48,7 @@ public struct RidgeRegression: Sendable {
     self.outputCount = outputCount
     featureSum = [Double](repeating: 0, count: featureCount)
     targetSum = [Double](repeating: 0, count: outputCount)
-    gram = [Double](repeating: 0, count: featureCount * featureCount)
+    gram = LowerGramAccumulator(width: featureCount)
     cross = [Double](repeating: 0, count: featureCount * outputCount)
   }
 
@@ -79,7 +79,7 @@ public struct RidgeRegression: Sendable {
     }
   }
 
-  /// Rows packed for the Gram product at a time: 16 MiB of packed panels at N = 2,000.
+  /// Rows converted to Double at a time, when the states are not Double.
   private static let chunkRows = 1024
 
   /// Adds `count` rows of row-major `x` `[count, N]` and `y` `[count, O]`.
@@ -92,18 +92,8 @@ public struct RidgeRegression: Sendable {
     }
     x.withUnsafeBufferPointer { x in
       featureShift.withUnsafeBufferPointer { shift in
-        var start = 0
-        while start < rows {
-          let end = Swift.min(rows, start + Self.chunkRows)
-          let packed = PackedPanels(
-            rows: end - start, width: n, rowMajor: UnsafeBufferPointer(rebasing: x[(start * n)...]),
-            stride: n, shift: shift)
-          gram.withUnsafeMutableBufferPointer { gram in
-            addLowerProduct(
-              packed, packed, into: gram, offset: 0, stride: n, threads: ComputeSettings.threads)
-          }
-          start = end
-        }
+        guard let x = x.baseAddress, let shift = shift.baseAddress else { return }
+        gram.add(rows: rows, of: x, stride: n, shift: shift, threads: ComputeSettings.threads)
       }
     }
     // The sums and XᵀY are O(T·N·O), one pass over the rows.
@@ -144,7 +134,10 @@ public struct RidgeRegression: Sendable {
     let xMean = featureSum.map { $0 / count }
     let yMean = targetSum.map { $0 / count }
     // Only the lower triangle of the Gram sums is kept, which is all the factorisation reads.
-    var a = gram
+    var a = [Double](repeating: 0, count: n * n)
+    a.withUnsafeMutableBufferPointer { a in
+      if let a = a.baseAddress { gram.writeLowerTriangle(into: a) }
+    }
     for i in 0..<n {
       for j in 0...i { a[i * n + j] -= count * xMean[i] * xMean[j] }
       a[i * n + i] += ridge
