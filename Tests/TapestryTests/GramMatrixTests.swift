@@ -29,11 +29,18 @@ import Testing
     return c
   }
 
-  /// The lower triangle of `gram`, row-major, the rest zero.
-  private static func lowerTriangle(_ gram: LowerGramAccumulator) -> [Double] {
+  /// The lower triangle of `gram` minus `scale`·v·vᵀ, row-major, the rest zero.
+  private static func lowerTriangle(
+    _ gram: LowerGramAccumulator, minus scale: Double = 0, outer v: [Double]? = nil
+  ) -> [Double] {
+    let v = v ?? [Double](repeating: 0, count: gram.width)
     var c = [Double](repeating: 0, count: gram.width * gram.width)
     c.withUnsafeMutableBufferPointer { c in
-      if let base = c.baseAddress { gram.writeLowerTriangle(into: base) }
+      v.withUnsafeBufferPointer { v in
+        if let base = c.baseAddress, let v = v.baseAddress {
+          gram.writeLowerTriangle(into: base, minus: scale, outer: v)
+        }
+      }
     }
     return c
   }
@@ -103,11 +110,60 @@ import Testing
       }
     }
     var c = [Double](repeating: -7, count: 19 * 19)
+    let v = [Double](repeating: 1, count: 19)
     c.withUnsafeMutableBufferPointer { c in
-      if let base = c.baseAddress { gram.writeLowerTriangle(into: base) }
+      if let base = c.baseAddress { gram.writeLowerTriangle(into: base, minus: 2, outer: v) }
     }
     for i in 0..<19 {
       for j in (i + 1)..<19 { #expect(c[i * 19 + j] == -7) }
     }
+  }
+
+  /// The centring written with the triangle, and the first-order sums added while packing: Σₜ
+  /// (xₜ − s) and Σₜ wₜₖ·(xₜ − s) for two weight columns, against plain loops.
+  @Test(arguments: [(7, 1), (45, 2), (1030, 21)])
+  func centresAndAddsFirstOrderSums(shape: (rows: Int, width: Int)) {
+    let (rows, width) = shape
+    let (x, shift) = Self.data(rows: rows, width: width, padding: 0)
+    let weights = (0..<(2 * rows)).map { Double($0 % 5) - 1.5 }
+    var total = [Double](repeating: 0.5, count: width)
+    var weighted = [Double](repeating: 0, count: 2 * width)
+    var gram = LowerGramAccumulator(width: width)
+    x.withUnsafeBufferPointer { x in
+      shift.withUnsafeBufferPointer { shift in
+        weights.withUnsafeBufferPointer { weights in
+          total.withUnsafeMutableBufferPointer { total in
+            weighted.withUnsafeMutableBufferPointer { weighted in
+              guard let x = x.baseAddress, let shift = shift.baseAddress,
+                let weights = weights.baseAddress, let total = total.baseAddress,
+                let weighted = weighted.baseAddress
+              else { return }
+              gram.add(
+                rows: rows, of: x, stride: width, shift: shift,
+                sums: FirstOrderSums(total: total, weights: weights, count: 2, weighted: weighted),
+                threads: 2)
+            }
+          }
+        }
+      }
+    }
+    var expectedTotal = [Double](repeating: 0.5, count: width)
+    var expectedWeighted = [Double](repeating: 0, count: 2 * width)
+    for t in 0..<rows {
+      for i in 0..<width {
+        let value = x[t * width + i] - shift[i]
+        expectedTotal[i] += value
+        for k in 0..<2 { expectedWeighted[k * width + i] += value * weights[t * 2 + k] }
+      }
+    }
+    // Each sum is taken in row order, as the loops above take it: exactly equal.
+    #expect(total == expectedTotal)
+    #expect(weighted == expectedWeighted)
+    let v = (0..<width).map { 0.1 * Double($0) }
+    var expected = Self.reference(x, rows: rows, width: width, stride: width, shift: shift)
+    for i in 0..<width {
+      for j in 0...i { expected[i * width + j] -= 3 * v[i] * v[j] }
+    }
+    #expect(Self.close(Self.lowerTriangle(gram, minus: 3, outer: v), expected, rows: rows))
   }
 }

@@ -85,21 +85,27 @@ public struct CholeskyFactorization: Sendable {
     let k = rhs.rank == 2 ? rhs.shape[1] : 1
     let n = size
     var x = rhs.scalars
+    // Both sweeps read L by rows (L's columns are n values apart: reading them missed the TLB
+    // at every entry for n = 2,000): forward, row i of X minus L[i, j]·row j for j < i; backward,
+    // once row j is final, L[j, i]·row j off every earlier row i.
     lower.withUnsafeBufferPointer { l in
       x.withUnsafeMutableBufferPointer { x in
+        guard let l = l.baseAddress, let x = x.baseAddress else { return }
         for i in 0..<n {
+          let row = l + i * n
           for j in 0..<i {
-            let factor = l[i * n + j]
-            for c in 0..<k { x[i * k + c] -= factor * x[j * k + c] }
+            let factor = row[j]
+            for c in 0..<k { x[i &* k &+ c] -= factor * x[j &* k &+ c] }
           }
         }
         for i in 0..<n {
-          for c in 0..<k { x[i * k + c] /= pivots[i] }
+          for c in 0..<k { x[i &* k &+ c] /= pivots[i] }
         }
-        for i in stride(from: n - 1, through: 0, by: -1) {
-          for j in (i + 1)..<n {
-            let factor = l[j * n + i]
-            for c in 0..<k { x[i * k + c] -= factor * x[j * k + c] }
+        for j in stride(from: n - 1, through: 1, by: -1) {
+          let row = l + j * n
+          for i in 0..<j {
+            let factor = row[i]
+            for c in 0..<k { x[i &* k &+ c] -= factor * x[j &* k &+ c] }
           }
         }
       }

@@ -54,35 +54,58 @@ struct LowerGramAccumulator: Sendable {
 
   /// Adds the rows of `x` (`rows` rows, `stride` apart, the first `width` values of each read),
   /// each minus `shift` (`width` values), on up to `threads` threads.
+  ///
+  /// With `sums`, also the first-order sums a ridge regression needs, in the same pass over the
+  /// rows (reading them once instead of twice): `sums.total` (`width` values) += Σₜ (xₜ − s),
+  /// and for each of the `sums.count` weight columns k, `sums.weighted[k·width ..< (k + 1)·width]`
+  /// += Σₜ `sums.weights[t·count + k]`·(xₜ − s), where `sums.weights` has `rows` rows.
   mutating func add(
     rows: Int, of x: UnsafePointer<Double>, stride: Int, shift: UnsafePointer<Double>,
-    threads: Int
+    sums: FirstOrderSums? = nil, threads: Int
   ) {
     if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     var start = 0
     while start < rows {
       let count = Swift.min(rows - start, Self.chunkRows)
       let packed = PackedStrips(rows: count, width: width)
-      packed.pack(x + start * stride, stride: stride, shift: shift, threads: threads)
+      packed.pack(
+        x + start * stride, stride: stride, shift: shift,
+        sums: sums.map { $0.advanced(by: start) }, threads: threads)
       addProduct(packed, into: storage.pointer, threads: threads)
       packed.deallocate()
       start += count
     }
   }
 
-  /// The lower triangle (j ≤ i) written into row-major `c`, `[width, width]`; the strict upper
-  /// triangle of `c` is left as it is.
-  func writeLowerTriangle(into c: UnsafeMutablePointer<Double>) {
+  /// The lower triangle (j ≤ i) minus `scale`·v·vᵀ written into row-major `c`,
+  /// `[width, width]`, for `v` of `width` values: the centring of a Gram matrix taken about a
+  /// shift. The strict upper triangle of `c` is left as it is.
+  func writeLowerTriangle(
+    into c: UnsafeMutablePointer<Double>, minus scale: Double, outer v: UnsafePointer<Double>
+  ) {
+    typealias V = SIMD8<Double>
     let strips = (width + 7) / 8
     let tiles = UnsafePointer(storage.pointer)
+    let vector = UnsafeRawPointer(v)
     for i in 0..<width {
       let (strip, row) = (i / 8, i % 8)
+      let factor = scale * v[i]
       var panel = 0
       while 16 * panel <= i {
-        let columns = Swift.min(16, i + 1 - 16 * panel)
+        let first = 16 * panel
         let source =
           tiles + Self.tileIndex(strip: strip, panel: panel, strips: strips) * 128 + row * 16
-        (c + i * width + 16 * panel).update(from: source, count: columns)
+        let target = c + i * width + first
+        if i + 1 - first >= 16 {
+          for half in 0..<2 {
+            let value =
+              UnsafeRawPointer(source + 8 * half).loadUnaligned(as: V.self) - factor
+              * vector.loadUnaligned(fromByteOffset: (first + 8 * half) * 8, as: V.self)
+            UnsafeMutableRawPointer(target + 8 * half).storeBytes(of: value, as: V.self)
+          }
+        } else {
+          for j in 0..<(i + 1 - first) { target[j] = source[j] - factor * v[first + j] }
+        }
         panel += 1
       }
     }
@@ -134,6 +157,25 @@ struct LowerGramAccumulator: Sendable {
   }
 }
 
+/// Where ``LowerGramAccumulator/add(rows:of:stride:shift:sums:threads:)`` adds the first-order
+/// sums of the rows it packs: Σₜ (xₜ − s) into `total` and Σₜ wₜₖ·(xₜ − s) into row k of
+/// `weighted` (`[count, width]`), with the weights `weights` `[rows, count]`.
+struct FirstOrderSums: @unchecked Sendable {
+  /// `width` sums of the shifted columns.
+  let total: UnsafeMutablePointer<Double>
+  /// The weights, `count` per row.
+  let weights: UnsafePointer<Double>
+  /// The number of weight columns.
+  let count: Int
+  /// `count` rows of `width` weighted sums.
+  let weighted: UnsafeMutablePointer<Double>
+
+  /// The same sums with the weights starting `rows` rows later.
+  func advanced(by rows: Int) -> FirstOrderSums {
+    FirstOrderSums(total: total, weights: weights + rows * count, count: count, weighted: weighted)
+  }
+}
+
 /// Raw addresses handed to the threads of one call: they read `x` and `shift` and write
 /// disjoint parts of `c`, and the call returns only after every thread has finished.
 private struct Pointers: @unchecked Sendable {
@@ -163,15 +205,17 @@ private struct PackedStrips {
   }
 
   /// Fills the strips from `depth` rows of `source` (`stride` apart) minus `shift`, the strips
-  /// split between up to `threads` threads. Rows go in groups of 16, each group through all
-  /// strips, so that the 16 source rows' pages stay in the TLB while their lines are read.
+  /// split between up to `threads` threads, adding to `sums` on the way (each thread the columns
+  /// of its strips, row after row, so every sum is taken in row order as a plain loop would).
+  /// Rows go in groups of 16, each group through all strips, so that the 16 source rows' pages
+  /// stay in the TLB while their lines are read.
   func pack(
-    _ source: UnsafePointer<Double>, stride: Int, shift: UnsafePointer<Double>, threads: Int
+    _ source: UnsafePointer<Double>, stride: Int, shift: UnsafePointer<Double>,
+    sums: FirstOrderSums?, threads: Int
   ) {
     typealias V = SIMD8<Double>
     let (depth, width) = (self.depth, self.width)
     let strips = (width + 7) / 8
-    let whole = width / 8
     let parts = Swift.max(1, Swift.min(threads, strips / 16))
     let addresses = Pointers(x: source, shift: shift, c: values)
     let work: @Sendable (Int) -> Void = { part in
@@ -183,18 +227,29 @@ private struct PackedStrips {
         for strip in stripRange {
           let first = strip * 8
           let target = out + (strip * depth) * 8
-          if strip < whole {
-            let s = UnsafeRawPointer(shift + first).loadUnaligned(as: V.self)
-            for t in group..<groupEnd {
-              let row = UnsafeRawPointer(source + t * stride + first).loadUnaligned(as: V.self)
-              UnsafeMutableRawPointer(target + t * 8).storeBytes(of: row - s, as: V.self)
+          let lanes = Swift.min(8, width - first)
+          @inline(__always) func load(_ pointer: UnsafePointer<Double>) -> V {
+            if lanes == 8 { return UnsafeRawPointer(pointer).loadUnaligned(as: V.self) }
+            var value = V()
+            for lane in 0..<lanes { value[lane] = pointer[lane] }
+            return value
+          }
+          @inline(__always) func add(_ value: V, to pointer: UnsafeMutablePointer<Double>) {
+            let sum = load(UnsafePointer(pointer)) + value
+            if lanes == 8 {
+              UnsafeMutableRawPointer(pointer).storeBytes(of: sum, as: V.self)
+            } else {
+              for lane in 0..<lanes { pointer[lane] = sum[lane] }
             }
-          } else {
-            for t in group..<groupEnd {
-              for c in 0..<8 {
-                let column = first + c
-                target[t * 8 + c] =
-                  column < width ? source[t * stride + column] - shift[column] : 0
+          }
+          let s = load(shift + first)
+          for t in group..<groupEnd {
+            let row = load(source + t * stride + first) - s
+            UnsafeMutableRawPointer(target + t * 8).storeBytes(of: row, as: V.self)
+            if let sums {
+              add(row, to: sums.total + first)
+              for k in 0..<sums.count {
+                add(row * sums.weights[t * sums.count + k], to: sums.weighted + k * width + first)
               }
             }
           }
