@@ -48,7 +48,7 @@ public struct CholeskyFactorization: Sendable {
       let end = Swift.min(n, start + blockSize)
       factorDiagonalBlock(&a, &d, n: n, block: start..<end)
       if end < n {
-        let panel = solvePanel(&a, d, n: n, block: start..<end)
+        let panel = solvePanel(&a, d, n: n, block: start..<end, threads: ComputeSettings.threads)
         // A22 −= L21·D1·L21ᵀ = W21·L21ᵀ (W21 = L21·D1 from the panel solve), lower triangle.
         let rest = n - end
         let width = end - start
@@ -144,14 +144,15 @@ private func factorDiagonalBlock(
 }
 
 /// Solves for the panel below the diagonal block: L21 = A21·L11⁻ᵀ·D1⁻¹, written into `a`, and
-/// returns it twice, row-major `[rest, blockSize]`: `unit` (L21) and `scaled` (L21·D1).
+/// returns it twice, row-major `[rest, blockSize]`: `unit` (L21) and `scaled` (L21·D1); the rows
+/// are split between up to `threads` threads.
 ///
 /// Each row is substituted column by column, subtracting a finished column's contribution from
 /// all later ones at once (a contiguous multiply-add the compiler vectorises) rather than taking a
 /// dot product per entry (a chain of dependent multiply-adds).
-private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range<Int>)
-  -> (unit: [Double], scaled: [Double])
-{
+private func solvePanel(
+  _ a: inout [Double], _ d: [Double], n: Int, block: Range<Int>, threads: Int
+) -> (unit: [Double], scaled: [Double]) {
   let width = block.count
   let first = block.upperBound
   let rest = n - first
@@ -169,25 +170,48 @@ private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range
     transposed.withUnsafeBufferPointer { transposed in
       scaled.withUnsafeMutableBufferPointer { scaled in
         unit.withUnsafeMutableBufferPointer { unit in
-          for i in 0..<rest {
-            let row = (first + i) * n + base
-            let out = i * width
-            for j in 0..<width { scaled[out + j] = a[row + j] }
-            for j in 0..<width {
-              let value = scaled[out + j]
-              let l = value / d[base + j]
-              unit[out + j] = l
-              a[row + j] = l
-              subtractScaled(
-                transposed, from: j * width + j + 1, times: value, into: scaled,
-                at: out + j + 1, count: width - j - 1)
+          let buffers = PanelBuffers(a: a, transposed: transposed, scaled: scaled, unit: unit)
+          // Rows are independent: split them between the threads when there is enough work
+          // (about width²/2 multiply-adds per row) to pay for starting a second thread.
+          let parts = rest * width * width >= 1 << 22 ? Swift.max(1, Swift.min(threads, rest)) : 1
+          let work: @Sendable (Int) -> Void = { part in
+            let (a, transposed, scaled, unit) = (
+              buffers.a, buffers.transposed, buffers.scaled, buffers.unit
+            )
+            for i in (part * rest / parts)..<((part + 1) * rest / parts) {
+              let row = (first + i) * n + base
+              let out = i * width
+              for j in 0..<width { scaled[out + j] = a[row + j] }
+              for j in 0..<width {
+                let value = scaled[out + j]
+                let l = value / d[base + j]
+                unit[out + j] = l
+                a[row + j] = l
+                subtractScaled(
+                  transposed, from: j * width + j + 1, times: value, into: scaled,
+                  at: out + j + 1, count: width - j - 1)
+              }
             }
+          }
+          if parts == 1 {
+            work(0)
+          } else {
+            DispatchQueue.concurrentPerform(iterations: parts, execute: work)
           }
         }
       }
     }
   }
   return (unit, scaled)
+}
+
+/// The buffers of ``solvePanel(_:_:n:block:threads:)``, shared by its threads: each writes
+/// its own rows of `a`, `scaled` and `unit`, and `transposed` is only read.
+private struct PanelBuffers: @unchecked Sendable {
+  let a: UnsafeMutableBufferPointer<Double>
+  let transposed: UnsafeBufferPointer<Double>
+  let scaled: UnsafeMutableBufferPointer<Double>
+  let unit: UnsafeMutableBufferPointer<Double>
 }
 
 /// `target[at + k] −= scale·source[from + k]` for k in 0..<count, 8 lanes at a time: the
