@@ -4,8 +4,8 @@
 //
 // Why tiles: the product adds an 8×16 block of sums into C once per depth block. With C row-major
 // (N = 2,000: rows 16 KB apart) those 8 rows lie on 8 different pages, and over the 16 MB triangle
-// the address translations miss the TLB on every tile; contiguous tiles, visited in memory order,
-// are one sequential stream. Measured in a lab copy (one core, N = 2,000 over 10,000 rows, min of
+// the address translations presumably miss the TLB on every tile (not checked with counters);
+// contiguous tiles, visited in memory order, are one sequential stream. Measured in a lab copy (one core, N = 2,000 over 10,000 rows, min of
 // 5 alternating runs): 840 ms for the row-major kernel, 669 ms tiled (1.26×).
 
 import Dispatch
@@ -13,7 +13,7 @@ import Dispatch
 /// Σₜ (xₜ − s)(xₜ − s)ᵀ over the rows xₜ of row-major matrices with `width` columns, lower
 /// triangle only (j ≤ i), for a fixed shift s: the Gram matrix of a ridge regression.
 ///
-/// Values live in ``tiles``: tile (strip, panel) covers rows 8·strip ..< 8·strip + 8 and columns
+/// Values live in 8×16 tiles: tile (strip, panel) covers rows 8·strip ..< 8·strip + 8 and columns
 /// 16·panel ..< 16·panel + 16 (row-major inside the tile), tiles ordered panel by panel and, within
 /// a panel, by strip from the first one that reaches the diagonal (2·panel). Entries above the
 /// diagonal or past `width` are scratch: the product writes them, nothing reads them.
@@ -24,8 +24,8 @@ struct LowerGramAccumulator: Sendable {
   private var storage: AlignedDoubles
 
   /// Rows per depth block of the product: the 16-column panel of one block (512 × 16 × 8 bytes,
-  /// 64 KB) streams from the second-level cache into up to 16 tiles; smaller blocks (128–384)
-  /// pass over C more often and measured slower.
+  /// 64 KB) streams from the second-level cache into up to 16 tiles. Every block is one more
+  /// pass over the tiles of C; 256 and 384 measured within noise of 512 (lab, one core).
   static let depthBlock = 512
   /// Rows of C per row block (16 strips): the row block's strips of one depth block (512 KB) stay
   /// in the second-level cache while the panels to their left pass once.
