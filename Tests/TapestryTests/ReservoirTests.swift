@@ -192,10 +192,10 @@ extension ReservoirSparseMatrixTests {
 
 @Suite struct ReservoirLinearAlgebraTests {
   /// A symmetric matrix of order 140 (a 128-column block and a rest, so the blocked update
-  /// runs): positive definite, and indefinite, both solved to rounding.
-  @Test(arguments: [0.0, -3.0])
-  func symmetricSolveMatchesTheSystem(shift: Double) {
-    let n = 140
+  /// runs), positive definite and indefinite, and one of order 600 (panels large enough to be
+  /// split between threads), all solved to rounding.
+  @Test(arguments: [(140, 0.0), (140, -3.0), (600, 0.0)])
+  func symmetricSolveMatchesTheSystem(n: Int, shift: Double) {
     let a = randomTensor([n, n], seed: 51)
     let symmetric =
       matmul(a, a, transposeB: true) / Double(n)

@@ -48,7 +48,7 @@ public struct CholeskyFactorization: Sendable {
       let end = Swift.min(n, start + blockSize)
       factorDiagonalBlock(&a, &d, n: n, block: start..<end)
       if end < n {
-        let panel = solvePanel(&a, d, n: n, block: start..<end)
+        let panel = solvePanel(&a, d, n: n, block: start..<end, threads: ComputeSettings.threads)
         // A22 −= L21·D1·L21ᵀ = W21·L21ᵀ (W21 = L21·D1 from the panel solve), lower triangle.
         let rest = n - end
         let width = end - start
@@ -85,21 +85,27 @@ public struct CholeskyFactorization: Sendable {
     let k = rhs.rank == 2 ? rhs.shape[1] : 1
     let n = size
     var x = rhs.scalars
+    // Both sweeps read L by rows (L's columns are n values apart: reading them missed the TLB
+    // at every entry for n = 2,000): forward, row i of X minus L[i, j]·row j for j < i; backward,
+    // once row j is final, L[j, i]·row j off every earlier row i.
     lower.withUnsafeBufferPointer { l in
       x.withUnsafeMutableBufferPointer { x in
+        guard let l = l.baseAddress, let x = x.baseAddress else { return }
         for i in 0..<n {
+          let row = l + i * n
           for j in 0..<i {
-            let factor = l[i * n + j]
-            for c in 0..<k { x[i * k + c] -= factor * x[j * k + c] }
+            let factor = row[j]
+            for c in 0..<k { x[i &* k &+ c] -= factor * x[j &* k &+ c] }
           }
         }
         for i in 0..<n {
-          for c in 0..<k { x[i * k + c] /= pivots[i] }
+          for c in 0..<k { x[i &* k &+ c] /= pivots[i] }
         }
-        for i in stride(from: n - 1, through: 0, by: -1) {
-          for j in (i + 1)..<n {
-            let factor = l[j * n + i]
-            for c in 0..<k { x[i * k + c] -= factor * x[j * k + c] }
+        for j in stride(from: n - 1, through: 1, by: -1) {
+          let row = l + j * n
+          for i in 0..<j {
+            let factor = row[i]
+            for c in 0..<k { x[i &* k &+ c] -= factor * x[j &* k &+ c] }
           }
         }
       }
@@ -138,14 +144,15 @@ private func factorDiagonalBlock(
 }
 
 /// Solves for the panel below the diagonal block: L21 = A21·L11⁻ᵀ·D1⁻¹, written into `a`, and
-/// returns it twice, row-major `[rest, blockSize]`: `unit` (L21) and `scaled` (L21·D1).
+/// returns it twice, row-major `[rest, blockSize]`: `unit` (L21) and `scaled` (L21·D1); the rows
+/// are split between up to `threads` threads.
 ///
 /// Each row is substituted column by column, subtracting a finished column's contribution from
 /// all later ones at once (a contiguous multiply-add the compiler vectorises) rather than taking a
 /// dot product per entry (a chain of dependent multiply-adds).
-private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range<Int>)
-  -> (unit: [Double], scaled: [Double])
-{
+private func solvePanel(
+  _ a: inout [Double], _ d: [Double], n: Int, block: Range<Int>, threads: Int
+) -> (unit: [Double], scaled: [Double]) {
   let width = block.count
   let first = block.upperBound
   let rest = n - first
@@ -163,25 +170,48 @@ private func solvePanel(_ a: inout [Double], _ d: [Double], n: Int, block: Range
     transposed.withUnsafeBufferPointer { transposed in
       scaled.withUnsafeMutableBufferPointer { scaled in
         unit.withUnsafeMutableBufferPointer { unit in
-          for i in 0..<rest {
-            let row = (first + i) * n + base
-            let out = i * width
-            for j in 0..<width { scaled[out + j] = a[row + j] }
-            for j in 0..<width {
-              let value = scaled[out + j]
-              let l = value / d[base + j]
-              unit[out + j] = l
-              a[row + j] = l
-              subtractScaled(
-                transposed, from: j * width + j + 1, times: value, into: scaled,
-                at: out + j + 1, count: width - j - 1)
+          let buffers = PanelBuffers(a: a, transposed: transposed, scaled: scaled, unit: unit)
+          // Rows are independent: split them between the threads when there is enough work
+          // (about width²/2 multiply-adds per row) to pay for starting a second thread.
+          let parts = rest * width * width >= 1 << 22 ? Swift.max(1, Swift.min(threads, rest)) : 1
+          let work: @Sendable (Int) -> Void = { part in
+            let (a, transposed, scaled, unit) = (
+              buffers.a, buffers.transposed, buffers.scaled, buffers.unit
+            )
+            for i in (part * rest / parts)..<((part + 1) * rest / parts) {
+              let row = (first + i) * n + base
+              let out = i * width
+              for j in 0..<width { scaled[out + j] = a[row + j] }
+              for j in 0..<width {
+                let value = scaled[out + j]
+                let l = value / d[base + j]
+                unit[out + j] = l
+                a[row + j] = l
+                subtractScaled(
+                  transposed, from: j * width + j + 1, times: value, into: scaled,
+                  at: out + j + 1, count: width - j - 1)
+              }
             }
+          }
+          if parts == 1 {
+            work(0)
+          } else {
+            DispatchQueue.concurrentPerform(iterations: parts, execute: work)
           }
         }
       }
     }
   }
   return (unit, scaled)
+}
+
+/// The buffers of ``solvePanel(_:_:n:block:threads:)``, shared by its threads: each writes
+/// its own rows of `a`, `scaled` and `unit`, and `transposed` is only read.
+private struct PanelBuffers: @unchecked Sendable {
+  let a: UnsafeMutableBufferPointer<Double>
+  let transposed: UnsafeBufferPointer<Double>
+  let scaled: UnsafeMutableBufferPointer<Double>
+  let unit: UnsafeMutableBufferPointer<Double>
 }
 
 /// `target[at + k] −= scale·source[from + k]` for k in 0..<count, 8 lanes at a time: the
@@ -221,47 +251,6 @@ struct PackedPanels: @unchecked Sendable {
   /// The panels, 16-column padded.
   let values: [Double]
 
-  /// Packs `rows` rows of a row-major matrix (`stride` apart, `width` columns), minus `shift[c]`
-  /// from column c when given.
-  init(
-    rows: Int, width: Int, rowMajor source: UnsafeBufferPointer<Double>, stride: Int,
-    shift: UnsafeBufferPointer<Double>? = nil
-  ) {
-    let panels = (width + 15) / 16
-    depth = rows
-    self.width = width
-    values = [Double](unsafeUninitializedCapacity: panels * rows * 16) { out, initialized in
-      for panel in 0..<panels {
-        let first = panel * 16
-        let count = Swift.min(16, width - first)
-        for t in 0..<rows {
-          let target = (panel * rows + t) * 16
-          let row = t * stride + first
-          if count == 16 {
-            // A whole panel row as two vectors (the indexed loop stays scalar).
-            let input = UnsafeRawBufferPointer(source)
-            var low = input.loadUnaligned(fromByteOffset: row * 8, as: SIMD8<Double>.self)
-            var high = input.loadUnaligned(fromByteOffset: row * 8 + 64, as: SIMD8<Double>.self)
-            if let shift {
-              let shifts = UnsafeRawBufferPointer(shift)
-              low -= shifts.loadUnaligned(fromByteOffset: first * 8, as: SIMD8<Double>.self)
-              high -= shifts.loadUnaligned(fromByteOffset: first * 8 + 64, as: SIMD8<Double>.self)
-            }
-            let destination = UnsafeMutableRawBufferPointer(out)
-            destination.storeBytes(of: low, toByteOffset: target * 8, as: SIMD8<Double>.self)
-            destination.storeBytes(of: high, toByteOffset: target * 8 + 64, as: SIMD8<Double>.self)
-          } else {
-            for c in 0..<count {
-              out[target + c] = source[row + c] - (shift.map { $0[first + c] } ?? 0)
-            }
-            for c in count..<16 { out[target + c] = 0 }
-          }
-        }
-      }
-      initialized = panels * rows * 16
-    }
-  }
-
   /// Packs the transpose of a row-major `width`×`depth` matrix (`stride` apart), times `scale`:
   /// entry (t, c) is `scale·source[c·stride + t]`.
   init(
@@ -283,17 +272,18 @@ struct PackedPanels: @unchecked Sendable {
 }
 
 /// C[i][j] += Σₜ A(t, i)·B(t, j) for every j ≤ i < width, C being row-major with rows `stride`
-/// apart: the lower triangle of AᵀB (BLAS's `syrk` when A = B), which is all a symmetric result
-/// needs, at half the cost of the full product.
+/// apart: the lower triangle of AᵀB, which is all a symmetric result needs, at half the cost of
+/// the full product. The factorisation's trailing update, one depth block of 128 per call (a
+/// ridge regression's XᵀX, over thousands of rows, has its own kernel,
+/// ``LowerGramAccumulator``).
 ///
 /// Register-tiled: each step of the inner loop broadcasts 8 values of A's row t and multiplies
 /// them into B's row of 16, 16 vector accumulators for an 8×16 tile of C, so every load feeds
 /// 8 to 16 multiply-adds. Blocked for the caches: the depth in blocks of 512 rows and C's rows in
 /// blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
 /// second-level cache while every B panel to their left passes once; streaming all of A per
-/// panel instead (the previous order) ran from the third-level cache at about half the speed
-/// (measured: 20 → 25 billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows,
-/// one core).
+/// panel instead ran from the third-level cache at about half the speed (measured: 20 → 25
+/// billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows, one core).
 /// The threads take whole row blocks of C (disjoint outputs, no synchronisation), dealt in a
 /// back-and-forth order because the blocks further down have more tiles.
 func addLowerProduct(

@@ -14,7 +14,7 @@ public struct RidgeSolution: Sendable {
 ///
 /// ``accumulate(features:targets:)`` adds rows of states X `[T, N]` and targets Y `[T, O]` to the
 /// sums XᵀX, XᵀY, ΣX, ΣY (only the lower triangle of XᵀX, in a register-tiled kernel on
-/// ``ComputeSettings/threads`` threads).
+/// ``ComputeSettings/threads`` threads, ``LowerGramAccumulator``).
 /// ``solve(ridge:)`` centres them, (X − x̄)ᵀ(X − x̄) = XᵀX − n·x̄x̄ᵀ and likewise for XᵀY, solves
 /// ((X − x̄)ᵀ(X − x̄) + λI)·W = (X − x̄)ᵀ(Y − ȳ) with a symmetric factorisation
 /// (``CholeskyFactorization``), and sets the bias c = ȳ − W·x̄, so the bias is not shrunk.
@@ -33,8 +33,8 @@ public struct RidgeRegression: Sendable {
   private var targetShift: [Double] = []
   private var featureSum: [Double]
   private var targetSum: [Double]
-  /// Σ (x − shift)(x − shift)ᵀ, row-major N×N; only its lower triangle is accumulated.
-  private var gram: [Double]
+  /// Σ (x − shift)(x − shift)ᵀ, lower triangle.
+  private var gram: LowerGramAccumulator
   /// Σ (y − shift)(x − shift)ᵀ, row-major O×N.
   private var cross: [Double]
 
@@ -48,7 +48,7 @@ public struct RidgeRegression: Sendable {
     self.outputCount = outputCount
     featureSum = [Double](repeating: 0, count: featureCount)
     targetSum = [Double](repeating: 0, count: outputCount)
-    gram = [Double](repeating: 0, count: featureCount * featureCount)
+    gram = LowerGramAccumulator(width: featureCount)
     cross = [Double](repeating: 0, count: featureCount * outputCount)
   }
 
@@ -79,7 +79,7 @@ public struct RidgeRegression: Sendable {
     }
   }
 
-  /// Rows packed for the Gram product at a time: 16 MiB of packed panels at N = 2,000.
+  /// Rows converted to Double at a time, when the states are not Double.
   private static let chunkRows = 1024
 
   /// Adds `count` rows of row-major `x` `[count, N]` and `y` `[count, O]`.
@@ -90,38 +90,29 @@ public struct RidgeRegression: Sendable {
       featureShift = columnMeans(x, rows: first, width: n)
       targetShift = columnMeans(y, rows: first, width: o)
     }
-    x.withUnsafeBufferPointer { x in
-      featureShift.withUnsafeBufferPointer { shift in
-        var start = 0
-        while start < rows {
-          let end = Swift.min(rows, start + Self.chunkRows)
-          let packed = PackedPanels(
-            rows: end - start, width: n, rowMajor: UnsafeBufferPointer(rebasing: x[(start * n)...]),
-            stride: n, shift: shift)
-          gram.withUnsafeMutableBufferPointer { gram in
-            addLowerProduct(
-              packed, packed, into: gram, offset: 0, stride: n, threads: ComputeSettings.threads)
-          }
-          start = end
-        }
+    // The shifted targets, the weights of XᵀY's rows; ΣX and XᵀY are added while the Gram
+    // kernel packs the rows, so the states are read once.
+    var weights = [Double](repeating: 0, count: rows * o)
+    for t in 0..<rows {
+      for j in 0..<o {
+        let target = y[t * o + j] - targetShift[j]
+        targetSum[j] += target
+        weights[t * o + j] = target
       }
     }
-    // The sums and XᵀY are O(T·N·O), one pass over the rows.
     x.withUnsafeBufferPointer { x in
       featureShift.withUnsafeBufferPointer { shift in
-        featureSum.withUnsafeMutableBufferPointer { sum in
-          cross.withUnsafeMutableBufferPointer { cross in
-            guard let x = x.baseAddress, let shift = shift.baseAddress,
-              let sum = sum.baseAddress, let cross = cross.baseAddress
-            else { return }
-            for t in 0..<rows {
-              let row = x + t * n
-              addShifted(row, minus: shift, times: 1, into: sum, count: n)
-              for j in 0..<o {
-                let target = y[t * o + j] - targetShift[j]
-                targetSum[j] += target
-                addShifted(row, minus: shift, times: target, into: cross + j * n, count: n)
-              }
+        weights.withUnsafeBufferPointer { weights in
+          featureSum.withUnsafeMutableBufferPointer { sum in
+            cross.withUnsafeMutableBufferPointer { cross in
+              guard let x = x.baseAddress, let shift = shift.baseAddress,
+                let weights = weights.baseAddress, let sum = sum.baseAddress,
+                let cross = cross.baseAddress
+              else { return }
+              gram.add(
+                rows: rows, of: x, stride: n, shift: shift,
+                sums: FirstOrderSums(total: sum, weights: weights, count: o, weighted: cross),
+                threads: ComputeSettings.threads)
             }
           }
         }
@@ -144,11 +135,15 @@ public struct RidgeRegression: Sendable {
     let xMean = featureSum.map { $0 / count }
     let yMean = targetSum.map { $0 / count }
     // Only the lower triangle of the Gram sums is kept, which is all the factorisation reads.
-    var a = gram
-    for i in 0..<n {
-      for j in 0...i { a[i * n + j] -= count * xMean[i] * xMean[j] }
-      a[i * n + i] += ridge
+    var a = [Double](repeating: 0, count: n * n)
+    a.withUnsafeMutableBufferPointer { a in
+      xMean.withUnsafeBufferPointer { mean in
+        if let a = a.baseAddress, let mean = mean.baseAddress {
+          gram.writeLowerTriangle(into: a, minus: count, outer: mean)
+        }
+      }
     }
+    for i in 0..<n { a[i * n + i] += ridge }
     var b = [Double](repeating: 0, count: n * o)
     for i in 0..<n {
       for j in 0..<o { b[i * o + j] = cross[j * n + i] - count * xMean[i] * yMean[j] }
@@ -177,30 +172,4 @@ private func columnMeans(_ values: [Double], rows: Int, width: Int) -> [Double] 
     for c in 0..<width { sums[c] += values[t * width + c] }
   }
   return sums.map { $0 / Double(rows) }
-}
-
-/// `target[i] += (x[i] − shift[i])·scale` for i in 0..<count, 8 lanes at a time (the compiler
-/// leaves the indexed loop scalar).
-@inline(__always)
-private func addShifted(
-  _ x: UnsafePointer<Double>, minus shift: UnsafePointer<Double>, times scale: Double,
-  into target: UnsafeMutablePointer<Double>, count: Int
-) {
-  typealias V = SIMD8<Double>
-  let (xs, ss, ts) = (UnsafeRawPointer(x), UnsafeRawPointer(shift), UnsafeMutableRawPointer(target))
-  var i = 0
-  while i &+ 8 <= count {
-    let offset = i &* 8
-    let difference =
-      xs.loadUnaligned(fromByteOffset: offset, as: V.self)
-      - ss.loadUnaligned(fromByteOffset: offset, as: V.self)
-    ts.storeBytes(
-      of: ts.loadUnaligned(fromByteOffset: offset, as: V.self) + difference * scale,
-      toByteOffset: offset, as: V.self)
-    i &+= 8
-  }
-  while i < count {
-    target[i] += (x[i] - shift[i]) * scale
-    i &+= 1
-  }
 }
