@@ -12,6 +12,7 @@
 // `(B·Aᵀ)ᵀ`, with W broadcast in place and C written transposed (`MatmulProblem.transposed`).
 
 import Dispatch
+import Synchronization
 
 /// Tile and block sizes of the matrix-product kernel, in elements of the scalar type.
 @usableFromInline
@@ -42,6 +43,8 @@ internal enum MatmulBlocking {
   /// 64×512·512×2048 1.1× slower).
   static let skinnyRows = 64
   static let skinnyBBytes = 512 * 1024
+  /// The most pieces a product is cut into for the caller and the worker to share.
+  static let workerPieces = 8
   /// Up to this many rows, `A·Bᵀ` runs as `(B·Aᵀ)ᵀ` (see `MatmulProblem.transposed`).
   static let swapRows = 64
 }
@@ -145,11 +148,26 @@ internal struct MatmulProblem: Sendable {
       compute(a, b, c, rows: 0..<m, columns: 0..<n)
       return
     }
-    let splitRows = m >= parts * MatmulBlocking.rowBlock
+    // A B read in place is shared by both threads at no cost, so even a few rows are split (in
+    // tiles of 8) and nothing is packed twice; otherwise rows only when they fill whole row
+    // blocks, columns for the skinny products that pack B (measured, serial halves of `g·W`
+    // 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's time).
+    let splitRows =
+      m >= parts * MatmulBlocking.rowBlock
+      || (readsBInPlace(Scalar.self) && m >= parts * MatmulBlocking.tileRows)
     let unit = splitRows ? MatmulBlocking.tileRows : tileColumns
     let extent = splitRows ? m : n
     let units = (extent + unit - 1) / unit
-    let pieces = min(parts, units)
+    // Two threads take pieces from a counter, so a worker that starts late or loses its core
+    // leaves the caller waiting for one piece, not for half the product. Each piece packs the
+    // shared operand again, so pieces that pack all of B keep whole row blocks, and column pieces
+    // at least four tiles.
+    let unitsPerPiece =
+      !splitRows ? 4 : readsBInPlace(Scalar.self) ? 1 : MatmulBlocking.rowBlock / unit
+    let pieces =
+      parts == 2
+      ? min(units, max(2, min(MatmulBlocking.workerPieces, units / unitsPerPiece)))
+      : min(parts, units)
     if pieces == 1 {
       compute(a, b, c, rows: 0..<m, columns: 0..<n)
       return
@@ -164,8 +182,15 @@ internal struct MatmulProblem: Sendable {
         compute(addresses.a, addresses.b, addresses.c, rows: 0..<m, columns: lower..<upper)
       }
     }
-    if pieces == 2 {
-      Kernels.StepWorker.shared.run(work)
+    if parts == 2 {
+      let counter = PieceCounter()
+      Kernels.StepWorker.shared.run { _ in
+        while true {
+          let piece = counter.claim()
+          if piece >= pieces { break }
+          work(piece)
+        }
+      }
     } else {
       DispatchQueue.concurrentPerform(iterations: pieces, execute: work)
     }
@@ -213,6 +238,14 @@ internal struct MatmulProblem: Sendable {
       splitAtAnySize: splitAtAnySize)
   }
 
+  /// Whether B is read where it is rather than packed: up to ``MatmulBlocking/skinnyRows`` rows
+  /// and an untransposed B of at most ``MatmulBlocking/skinnyBBytes``. Decided on the whole
+  /// product, so that every thread's part takes the same path.
+  func readsBInPlace<Scalar>(_: Scalar.Type) -> Bool {
+    bColumnStride == 1 && m <= MatmulBlocking.skinnyRows
+      && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
+  }
+
   /// Whether a product doing `work` (multiply-adds, or elements of B for one row) is split
   /// between threads, given the `threshold` above which that pays.
   func splits(_ work: Int, above threshold: Int) -> Bool {
@@ -240,9 +273,7 @@ internal struct MatmulProblem: Sendable {
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
         * tileColumns)
     let rowBlock = MatmulBlocking.rowBlock
-    let readBInPlace =
-      bColumnStride == 1 && m <= MatmulBlocking.skinnyRows
-      && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
+    let readBInPlace = readsBInPlace(Scalar.self)
     let packedBCount = depthBlock * min(columnBlock, roundUp(columns.count, tileColumns))
     let packedACount = depthBlock * min(rowBlock, roundUp(rows.count, tileRows))
     withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedBCount) { packedB in
@@ -610,6 +641,16 @@ private struct MatmulAddresses<Scalar>: @unchecked Sendable {
   let a: UnsafePointer<Scalar>
   let b: UnsafePointer<Scalar>
   let c: UnsafeMutablePointer<Scalar>
+}
+
+/// The next piece of a product split between the caller and the worker, claimed by either.
+private final class PieceCounter: Sendable {
+  private let next = Atomic<Int>(0)
+
+  /// The number of a piece no other call has returned (0, 1, 2, …; past the last once all are
+  /// taken). Relaxed: the worker's results reach the caller through ``Kernels/StepWorker``'s
+  /// own join.
+  func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// The smallest multiple of `step` that is at least `value`.
