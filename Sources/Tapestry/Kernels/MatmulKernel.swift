@@ -111,19 +111,22 @@ internal struct MatmulProblem: Sendable {
   /// Computes the product, splitting C between threads when it is large enough to pay for it.
   ///
   /// With two threads (the machines this is tuned on), the caller and
-  /// ``Kernels/StepWorker/shared`` each take one half: a handoff through an atomic counter,
-  /// ~1 µs, where `concurrentPerform` took 5–10 µs to wake its second thread, so products down to
-  /// ``MatmulBlocking/parallelThreshold`` (a recurrent step's products at H = 128) gain from the
-  /// second core. If the worker is busy (another thread inside a product, a harvest step, or this
-  /// call made from inside the worker's own part) or has not picked its half up by the time the
-  /// caller has finished the first, the caller computes both halves: never a wait on a thread that
-  /// cannot come. With more threads the product is split by `concurrentPerform` as before.
+  /// ``Kernels/StepWorker/shared`` take pieces of C from a shared counter until none is left: the
+  /// worker is handed the job through an atomic counter (~1 µs, where `concurrentPerform` took
+  /// 5–10 µs to wake its second thread), so products down to
+  /// ``MatmulBlocking/parallelThreshold`` (a recurrent step's products at H = 128) can gain from
+  /// the second core. If the worker is busy (another thread inside a product, a harvest step, or
+  /// this call made from inside the worker's own part) or slow to start, the caller takes the
+  /// pieces itself: it waits at most for a piece the worker has already begun, never for a thread
+  /// that cannot come. With more threads the product is split by `concurrentPerform`, one piece
+  /// per thread.
   ///
-  /// Rows are split when there are enough of them for every thread to fill whole row blocks;
-  /// otherwise columns, which is what keeps the skinny products of recurrent nets (32 rows)
-  /// parallel. Each thread packs its own copy of the shared operand: that costs O(mk + kn),
-  /// against the O(mkn) saved by not synchronising, and the operands split on are read only by
-  /// the thread that owns them (each half of W in the swapped `h·Wᵀ`).
+  /// Rows are split when there are enough of them to fill whole row blocks, or when B is read in
+  /// place (so nothing is packed twice); otherwise columns, which is what keeps the skinny
+  /// products of recurrent nets (32 rows) that pack B parallel. Each piece packs its own copy of
+  /// the shared operand: that costs O(mk + kn) per piece, against the O(mkn) saved by not
+  /// synchronising, and the operand split on is read only by the piece that owns it (a slice of
+  /// W in the swapped `h·Wᵀ`).
   func run<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>
   ) {
@@ -159,15 +162,13 @@ internal struct MatmulProblem: Sendable {
     let extent = splitRows ? m : n
     let units = (extent + unit - 1) / unit
     // Two threads take pieces from a counter, so a worker that starts late or loses its core
-    // leaves the caller waiting for one piece, not for half the product. Each piece packs the
-    // shared operand again, so pieces that pack all of B keep whole row blocks, and column pieces
-    // at least four tiles.
-    let unitsPerPiece =
-      !splitRows ? 4 : readsBInPlace(Scalar.self) ? 1 : MatmulBlocking.rowBlock / unit
+    // leaves the caller waiting for one piece, not for half the product. But every piece packs
+    // the shared operand again (measured: `h·Wᵀ` 32×128·(512×128)ᵀ in four pieces, hᵀ packed
+    // four times, took 1.23× the one-thread time when the caller ran them all), so only rows
+    // over a B read in place, which nothing packs, are cut finer than halves.
     let pieces =
-      parts == 2
-      ? min(units, max(2, min(MatmulBlocking.workerPieces, units / unitsPerPiece)))
-      : min(parts, units)
+      parts == 2 && splitRows && readsBInPlace(Scalar.self)
+      ? min(units, MatmulBlocking.workerPieces) : min(parts, units)
     if pieces == 1 {
       compute(a, b, c, rows: 0..<m, columns: 0..<n)
       return
