@@ -514,7 +514,7 @@ struct SequenceModel<Cell: RecurrentCell> where Cell.Scalar == Float, Cell.State
     -> (outputs: Tensor<Float>, state: [Cell.State])
   {
     let features =
-      embedding.map { $0(inputs.scalars.map { Int($0) }, shape: inputs.shape) } ?? inputs
+      embedding.map { $0(inputs.scalars.map { Int($0) }, shape: Array(inputs.shape)) } ?? inputs
     let result = core.run(features, from: state)
     return (readout(result.outputs), result.state)
   }

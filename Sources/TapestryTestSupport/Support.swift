@@ -4,7 +4,7 @@ import Testing
 
 /// Seeded random `Double` tensor with elements uniform in `range`: test inputs that are the same
 /// on every run and platform.
-public func randomTensor(_ shape: [Int], in range: Range<Double> = -1..<1, seed: UInt64 = 1)
+public func randomTensor(_ shape: TensorShape, in range: Range<Double> = -1..<1, seed: UInt64 = 1)
   -> Tensor<Double>
 {
   Tensor.uniform(shape, in: range, seed: seed)
@@ -91,7 +91,7 @@ private func weightedToScalar(
   _ f: @escaping ([Tensor<Double>]) -> Tensor<Double>, at points: [Tensor<Double>]
 ) -> ([Tensor<Double>]) -> Tensor<Double> {
   let shape = withoutRecording { f(points).shape }
-  if shape.reduce(1, *) == 1 { return { f($0).sum() } }
+  if shape.elementCount == 1 { return { f($0).sum() } }
   let weights = randomTensor(shape, seed: 99)
   return { (f($0) * weights).sum() }
 }
@@ -115,7 +115,7 @@ public func decodeFixture<T: Decodable>(_: T.Type, from path: String) throws -> 
 /// values flattened in row-major order.
 public struct StoredTensor: Decodable, Sendable {
   /// The tensor's shape.
-  public let shape: [Int]
+  public let shape: TensorShape
   /// The elements in row-major order.
   public let values: [Double]
 

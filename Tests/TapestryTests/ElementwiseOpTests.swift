@@ -94,7 +94,7 @@ enum ElementwiseOp: String, CaseIterable, Sendable {
   }
 
   /// Seeded inputs of the given shapes (one per operand) drawn from ``domains``.
-  func inputs(_ shapes: [[Int]]? = nil) -> [Tensor<Double>] {
+  func inputs(_ shapes: [TensorShape]? = nil) -> [Tensor<Double>] {
     zip(domains, shapes ?? domains.map { _ in [3, 4] }).enumerated().map { which, pair in
       let (domain, shape) = pair
       let drawn = randomTensor(shape, in: domain.range, seed: 7 + UInt64(which))
@@ -110,7 +110,7 @@ enum ElementwiseOp: String, CaseIterable, Sendable {
 
 /// `t`'s elements repeated to `shape` by NumPy's rule, computed index by index: an independent
 /// check of the library's broadcasting.
-func broadcastReference(_ t: Tensor<Double>, to shape: [Int]) -> [Double] {
+func broadcastReference(_ t: Tensor<Double>, to shape: TensorShape) -> [Double] {
   let offset = shape.count - t.shape.count
   return (0..<shape.reduce(1, *)).map { flat in
     var rest = flat
@@ -129,9 +129,9 @@ func broadcastReference(_ t: Tensor<Double>, to shape: [Int]) -> [Double] {
 
 /// Two operand shapes and the shape they broadcast to.
 struct ShapePair: Sendable, CustomTestStringConvertible {
-  let lhs: [Int]
-  let rhs: [Int]
-  let result: [Int]
+  let lhs: TensorShape
+  let rhs: TensorShape
+  let result: TensorShape
 
   var testDescription: String { "\(lhs) with \(rhs)" }
 
@@ -147,7 +147,7 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
 
 @Suite struct ElementwiseOpTests {
   /// The op's result and the reference applied to the (broadcast) inputs.
-  static func expected(_ op: ElementwiseOp, _ inputs: [Tensor<Double>], shape: [Int])
+  static func expected(_ op: ElementwiseOp, _ inputs: [Tensor<Double>], shape: TensorShape)
     -> Tensor<Double>
   {
     let a = broadcastReference(inputs[0], to: shape)

@@ -19,7 +19,8 @@ import Testing
       ([5], 0, 1..<4), ([3, 4], 0, 0..<2), ([3, 4], -1, 1..<3), ([2, 3, 4], 1, 1..<2),
       ([2, 3, 4], 2, 3..<4), ([2, 3, 4], -3, 1..<2),
     ])
-  func sliceGradient(shape: [Int], axis: Int, range: Range<Int>) {
+  func sliceGradient(shape shapeSizes: [Int], axis: Int, range: Range<Int>) {
+    let shape = TensorShape(shapeSizes)
     expectGradientsMatchFiniteDifferences(at: [randomTensor(shape)]) { xs in
       xs[0].slice(alongAxis: axis, range)
     }
@@ -52,7 +53,8 @@ import Testing
   }
 
   @Test(arguments: [([3], 0, 2, 1), ([2, 3], 1, 0, 2), ([2, 3, 2], -2, 1, 1)])
-  func padGradient(shape: [Int], axis: Int, before: Int, after: Int) {
+  func padGradient(shape shapeSizes: [Int], axis: Int, before: Int, after: Int) {
+    let shape = TensorShape(shapeSizes)
     expectGradientsMatchFiniteDifferences(at: [randomTensor(shape)]) { xs in
       xs[0].padded(alongAxis: axis, before: before, after: after)
     }
@@ -94,7 +96,8 @@ import Testing
   @Test(arguments: [
     ([4], 2, 0), ([3, 2], 0, 0), ([3, 2], 1, -1), ([4, 2, 3], 3, 0), ([2, 4, 3], -2, 1),
   ])
-  func selectGradient(shape: [Int], index: Int, axis: Int) {
+  func selectGradient(shape shapeSizes: [Int], index: Int, axis: Int) {
+    let shape = TensorShape(shapeSizes)
     expectGradientsMatchFiniteDifferences(at: [randomTensor(shape)]) { xs in
       xs[0].select(index, alongAxis: axis)
     }
@@ -139,7 +142,8 @@ import Testing
       ([5, 3], [0, 4, 4, 2], [4], 0), ([5, 3], [1, 1, 0, 2, 1, 3], [2, 3], 0),
       ([2, 4, 3], [3, 0, 3], [3], 1), ([2, 4, 3], [2, 2], [1, 2], -1), ([4], [3, 3, 0], [3], 0),
     ])
-  func gatherGradient(shape: [Int], indices: [Int], indexShape: [Int], axis: Int) {
+  func gatherGradient(shape shapeSizes: [Int], indices: [Int], indexShape: [Int], axis: Int) {
+    let shape = TensorShape(shapeSizes)
     expectGradientsMatchFiniteDifferences(at: [randomTensor(shape)]) { xs in
       xs[0].gathering(indices: indices, indexShape: indexShape, alongAxis: axis)
     }
@@ -209,7 +213,10 @@ import Testing
   @Test(arguments: [
     ([3], [3], [3]), ([2, 1], [3], []), ([2, 3], [2, 1], [1, 3]), ([4], [2, 1], [1]),
   ])
-  func whereGradient(maskShape: [Int], aShape: [Int], bShape: [Int]) {
+  func whereGradient(maskShape maskShapeSizes: [Int], aShape aShapeSizes: [Int], bShape bShapeSizes: [Int]) {
+    let maskShape = TensorShape(maskShapeSizes)
+    let aShape = TensorShape(aShapeSizes)
+    let bShape = TensorShape(bShapeSizes)
     let mask = randomTensor(maskShape, seed: 7).scalars.map { $0 > 0 ? 1.0 : 0.0 }
       .reshaped(like: Tensor<Double>.zeros(maskShape))
     let points = [randomTensor(aShape, seed: 1), randomTensor(bShape, seed: 2)]

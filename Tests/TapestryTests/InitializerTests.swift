@@ -6,7 +6,7 @@ import Testing
 struct InitializerExpectation: CustomTestStringConvertible, Sendable {
   let name: String
   let initializer: Initializer
-  let shape: [Int]
+  let shape: TensorShape
   let mean: Double
   let variance: Double
   /// The half-width b of U(−b, b) (or the interval itself), for uniform draws.
@@ -16,7 +16,7 @@ struct InitializerExpectation: CustomTestStringConvertible, Sendable {
 
   /// For [out, in] = [400, 250]: fan-in 250, fan-out 400.
   static let all: [InitializerExpectation] = {
-    let shape = [400, 250]
+    let shape: TensorShape = [400, 250]
     let (fanIn, fanOut) = (250.0, 400.0)
     func uniform(_ name: String, _ initializer: Initializer, bound b: Double)
       -> InitializerExpectation
@@ -66,7 +66,8 @@ struct InitializerTests {
   @Test(arguments: [
     ([7, 3], 3, 7), ([16, 8, 3, 3], 72, 144), ([4, 5, 2], 10, 8), ([1, 1], 1, 1),
   ])
-  func fansLikePyTorch(shape: [Int], fanIn: Int, fanOut: Int) {
+  func fansLikePyTorch(shape shapeSizes: [Int], fanIn: Int, fanOut: Int) {
+    let shape = TensorShape(shapeSizes)
     let fans = fanInAndFanOut(of: shape)
     #expect(fans.fanIn == fanIn)
     #expect(fans.fanOut == fanOut)
@@ -116,7 +117,8 @@ struct InitializerTests {
   }
 
   @Test(arguments: [[64, 64], [100, 30], [30, 100], [8, 4, 3, 3], [1, 5], [5, 1]])
-  func orthogonalHasOrthonormalColumnsOrRows(shape: [Int]) {
+  func orthogonalHasOrthonormalColumnsOrRows(shape shapeSizes: [Int]) {
+    let shape = TensorShape(shapeSizes)
     let gain = 1.5
     let w: Tensor<Double> = Initializer.orthogonal(gain: gain).makeTensor(shape, seed: 5)
     #expect(w.shape == shape)

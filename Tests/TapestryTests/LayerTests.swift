@@ -36,7 +36,8 @@ struct LinearTests {
   }
 
   @Test(arguments: [[3], [4, 3], [2, 5, 3], [2, 2, 2, 3], [0, 3]])
-  func anyLeadingShapeMatchesRowByRow(shape: [Int]) throws {
+  func anyLeadingShapeMatchesRowByRow(shape shapeSizes: [Int]) throws {
+    let shape = TensorShape(shapeSizes)
     let layer = Linear<Double>(inputSize: 3, outputSize: 2, seed: 4)
     let x = randomTensor(shape, seed: 5)
     let y = layer(x)
@@ -82,7 +83,8 @@ struct LinearTests {
   }
 
   @Test(arguments: [[4, 3], [2, 5, 3], [3], [2, 1, 2, 3]])
-  func gradientsMatchFiniteDifferences(shape: [Int]) throws {
+  func gradientsMatchFiniteDifferences(shape shapeSizes: [Int]) throws {
+    let shape = TensorShape(shapeSizes)
     let layer = Linear<Double>(inputSize: 3, outputSize: 2, seed: 7)
     let bias = try #require(layer.bias)
     expectGradientsMatchFiniteDifferences(
@@ -245,7 +247,8 @@ struct LayerNormTests {
   }
 
   @Test(arguments: [[[4, 3], [3]], [[2, 3, 4], [3, 4]], [[5], [5]]])
-  func gradientsMatchFiniteDifferences(shapes: [[Int]]) throws {
+  func gradientsMatchFiniteDifferences(shapes shapesSizes: [[Int]]) throws {
+    let shapes = shapesSizes.map { TensorShape($0) }
     let layer = LayerNorm<Double>(shape: shapes[1])
     let weight = try #require(layer.weight)
     let bias = try #require(layer.bias)

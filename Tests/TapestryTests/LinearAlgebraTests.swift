@@ -51,7 +51,8 @@ struct LinearAlgebraTests {
   // MARK: - QR
 
   @Test(arguments: [[5, 5], [8, 3], [3, 8], [60, 25], [25, 60], [1, 4], [4, 1], [1, 1]])
-  func qrReconstructsWithOrthonormalQAndNonNegativeDiagonal(shape: [Int]) throws {
+  func qrReconstructsWithOrthonormalQAndNonNegativeDiagonal(shape shapeSizes: [Int]) throws {
+    let shape = TensorShape(shapeSizes)
     let a = randomTensor(shape, seed: UInt64(shape[0] * 100 + shape[1]))
     let (q, r) = qrDecomposition(of: a)
     let k = min(shape[0], shape[1])

@@ -4,7 +4,7 @@ import TapestryTestSupport
 import Testing
 
 /// Applies `reduction` to plain per-sample values, as the reference for a loss's result.
-private func reference(_ losses: [Double], shape: [Int], _ reduction: Reduction) -> Tensor<Double> {
+private func reference(_ losses: [Double], shape: TensorShape, _ reduction: Reduction) -> Tensor<Double> {
   switch reduction {
   case .mean: Tensor(losses.reduce(0, +) / Double(losses.count))
   case .sum: Tensor(losses.reduce(0, +))

@@ -34,8 +34,8 @@ private func naiveMatmul(
 
 /// One product to test: the stored shapes of both operands and the transpose flags.
 struct MatmulCase: CustomTestStringConvertible, Sendable {
-  let a: [Int]
-  let b: [Int]
+  let a: TensorShape
+  let b: TensorShape
   let transposeA: Bool
   let transposeB: Bool
 
@@ -117,6 +117,28 @@ private let valueCases: [MatmulCase] =
   func gradients(_ c: MatmulCase) {
     expectGradientsMatchFiniteDifferences(at: [randomTensor(c.a, seed: 5), randomTensor(c.b)]) {
       matmul($0[0], $0[1], transposeA: c.transposeA, transposeB: c.transposeB)
+    }
+  }
+
+  /// A weight used by several products, as a recurrent weight is at every step: from the second
+  /// product on, its gradient is added into the running total by the kernel itself.
+  @Test(
+    "gradients of a weight shared by several products match finite differences",
+    arguments: [(false, false), (false, true), (true, false), (true, true)])
+  func sharedWeightGradients(transposeA: Bool, transposeB: Bool) {
+    let w = randomTensor([4, 4], seed: 8)
+    let x = randomTensor([3, 4], seed: 9)
+    expectGradientsMatchFiniteDifferences(at: [w, x]) { inputs in
+      let (w, x) = (inputs[0], inputs[1])
+      var h = x
+      for _ in 0..<3 {
+        h = tanh(matmul(h, w, transposeB: transposeB))
+        h = matmul(w, h, transposeA: transposeA, transposeB: true).transposed()
+      }
+      return h
+    }
+    expectSecondDerivativesMatchFiniteDifferences(at: [w, x]) { inputs in
+      matmul(matmul(inputs[1], inputs[0]), inputs[0], transposeB: transposeB)
     }
   }
 

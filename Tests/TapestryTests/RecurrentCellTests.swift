@@ -178,7 +178,7 @@ struct RecurrentCellTests {
     ])
   func parametersHavePyTorchNamesShapesAndBounds(options: RecurrentFixture.Options, gates: Int) {
     let cell = makeCell(options, inputSize: 3, hiddenSize: 4)
-    var expected: [(name: String, shape: [Int])] = [
+    var expected: [(name: String, shape: TensorShape)] = [
       ("weight_ih", [gates * 4, 3]), ("weight_hh", [gates * 4, 4]),
     ]
     if options.bias ?? true { expected += [("bias_ih", [gates * 4]), ("bias_hh", [gates * 4])] }

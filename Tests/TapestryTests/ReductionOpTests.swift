@@ -5,7 +5,7 @@ import Testing
 
 /// A reduction to test: an input shape, the axes to reduce, and whether they are kept.
 struct AxesCase: Sendable, CustomTestStringConvertible {
-  let shape: [Int]
+  let shape: TensorShape
   let axes: [Int]
   let keepingDims: Bool
 
@@ -50,7 +50,7 @@ private func naiveReduction(
     ? kept
     : x.shape.enumerated().filter { !axes.contains($0.offset) }
       .map(\.element)
-  return Tensor(shape: shape, scalars: result)
+  return Tensor(shape: TensorShape(shape), scalars: result)
 }
 
 @Suite struct ReductionOpTests {
@@ -176,9 +176,9 @@ private func naiveReduction(
     expectClose(exp(logSoftmax(x, alongAxis: axis)), expected)
     let reducedShape = total.shape.enumerated().filter { $0.offset != (axis + 3) % 3 }
       .map(\.element)
-    let lse = Tensor(shape: reducedShape, scalars: total.scalars.map { Foundation.log($0) })
+    let lse = Tensor(shape: TensorShape(reducedShape), scalars: total.scalars.map { Foundation.log($0) })
     expectClose(logSumExp(x, alongAxis: axis), lse)
-    expectClose(softmax(x, alongAxis: axis).sum(alongAxis: axis), .ones(reducedShape))
+    expectClose(softmax(x, alongAxis: axis).sum(alongAxis: axis), .ones(TensorShape(reducedShape)))
   }
 
   @Test(arguments: axesCases)

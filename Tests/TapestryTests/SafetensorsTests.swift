@@ -33,7 +33,7 @@ private struct TinyNet<Scalar: TensorScalar> {
 
 /// Expected values written by make_fixtures.py next to each fixture.
 private struct ExpectedTensor: Decodable {
-  let shape: [Int]
+  let shape: TensorShape
   let values: [Double]?
   let float32Bits: [UInt32]?
 
@@ -59,9 +59,9 @@ private func temporaryURL(_ suffix: String = ".safetensors") -> URL {
 /// The tensors of the Tapestry-written fixtures (make_fixtures.py builds the same ones): element i
 /// of each is i · 0.25 − 1.
 private func rampTensors<Scalar: TensorScalar>(_: Scalar.Type) -> [String: Tensor<Scalar>] {
-  func ramp(_ shape: [Int]) -> Tensor<Scalar> {
+  func ramp(_ shape: TensorShape) -> Tensor<Scalar> {
     Tensor(
-      shape: shape, scalars: (0..<shape.reduce(1, *)).map { Scalar($0) * 0.25 - 1 })
+      shape: shape, scalars: (0..<shape.elementCount).map { Scalar($0) * 0.25 - 1 })
   }
   return [
     "encoder.weight": ramp([2, 3]), "encoder.bias": ramp([3]), "step": Tensor(Scalar(7)),
@@ -160,9 +160,26 @@ private let badFiles: [BadFile] = [
   BadFile(
     label: "shape too large to address",
     bytes: fileBytes(
-      header: #"{"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#),
+      header:
+        #"{"a":{"dtype":"F64","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,0]}}"#),
     error: .malformedEntry(
-      name: "a", reason: "shape [4294967296, 4294967296] has too many elements to address")),
+      name: "a",
+      reason: "shape [2147483647, 2147483647, 2147483647] has too many elements to address")),
+  BadFile(
+    label: "dimension beyond 32 bits",
+    bytes: fileBytes(
+      header: #"{"a":{"dtype":"F64","shape":[4294967296,0],"data_offsets":[0,0]}}"#),
+    error: .malformedEntry(
+      name: "a",
+      reason: "shape [4294967296, 0] has more than 8 axes or a dimension above 2³¹ − 1")),
+  BadFile(
+    label: "more axes than a tensor can have",
+    bytes: fileBytes(
+      header: #"{"a":{"dtype":"F64","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,8]}}"#,
+      buffer: .init(repeating: 0, count: 8)),
+    error: .malformedEntry(
+      name: "a",
+      reason: "shape [1, 1, 1, 1, 1, 1, 1, 1, 1] has more than 8 axes or a dimension above 2³¹ − 1")),
   BadFile(
     label: "trailing bytes no tensor covers",
     bytes: fileBytes(header: "{\(entryA)}", buffer: .init(repeating: 0, count: 12)),

@@ -20,7 +20,7 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
     }
     return x.scalars[offset]
   }
-  return Tensor(shape: outputShape, scalars: scalars)
+  return Tensor(shape: TensorShape(outputShape), scalars: scalars)
 }
 
 @Suite struct ShapeOpTests {
@@ -34,7 +34,8 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
   }
 
   @Test(arguments: [[-1], [3, -1], [1, -1, 2, 1]])
-  func reshapeGradient(target: [Int]) {
+  func reshapeGradient(target targetSizes: [Int]) {
+    let target = TensorShape(targetSizes)
     expectGradientsMatchFiniteDifferences(at: [randomTensor([2, 3])]) { xs in
       xs[0].reshaped(to: target) * xs[0].reshaped(to: target)
     }
@@ -77,7 +78,8 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
       ([1, 5], [1, 0]), ([37, 70], [1, 0]), ([3, 33, 35], [2, 1, 0]),
       ([2, 3, 4, 5], [1, 3, 0, 2]),
     ])
-  func permutationMatchesTheReference(shape: [Int], permutation: [Int]) {
+  func permutationMatchesTheReference(shape shapeSizes: [Int], permutation: [Int]) {
+    let shape = TensorShape(shapeSizes)
     let x = randomTensor(shape)
     #expect(x.transposed(permutation: permutation) == naivelyPermuted(x, permutation))
   }
@@ -122,7 +124,8 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
       ([[2, 2, 3], [2, 1, 3]], 1), ([[2, 3, 1], [2, 3, 2]], 2), ([[1, 2, 2], [3, 2, 2]], -3),
       ([[2, 0], [2, 2]], 1),
     ])
-  func concatenateGradient(shapes: [[Int]], axis: Int) {
+  func concatenateGradient(shapes shapesSizes: [[Int]], axis: Int) {
+    let shapes = shapesSizes.map { TensorShape($0) }
     let points = shapes.enumerated().map { randomTensor($0.element, seed: UInt64($0.offset + 1)) }
     expectGradientsMatchFiniteDifferences(at: points) { xs in
       concatenate(xs, alongAxis: axis)
@@ -196,7 +199,8 @@ private func naivelyPermuted(_ x: Tensor<Double>, _ permutation: [Int]) -> Tenso
   }
 
   @Test(arguments: [([4, 3], [1, 3], 0), ([2, 5], [2, 0, 3], 1), ([2, 3, 4], [3, 1], -1)])
-  func splitGradient(shape: [Int], sizes: [Int], axis: Int) {
+  func splitGradient(shape shapeSizes: [Int], sizes: [Int], axis: Int) {
+    let shape = TensorShape(shapeSizes)
     expectGradientsMatchFiniteDifferences(at: [randomTensor(shape)]) { xs in
       let parts = xs[0].split(sizes: sizes, alongAxis: axis)
       return concatenate([parts[parts.count - 1] * 2, parts[0] * parts[0]], alongAxis: axis)

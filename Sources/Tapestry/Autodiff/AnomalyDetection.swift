@@ -19,12 +19,12 @@ public struct AnomalyError: Error, Sendable, Hashable, CustomStringConvertible {
   /// The op's entry on its tape (as printed by ``Tape/description``).
   public let tapeIndex: Int
   /// The shape of each of the op's inputs, in order.
-  public let inputShapes: [[Int]]
+  public let inputShapes: [TensorShape]
   /// The pass the value appeared in.
   public let phase: Phase
 
   /// An anomaly of `op` at `tapeIndex` with inputs of `inputShapes`, in `phase`.
-  public init(op: String, tapeIndex: Int, inputShapes: [[Int]], phase: Phase) {
+  public init(op: String, tapeIndex: Int, inputShapes: [TensorShape], phase: Phase) {
     self.op = op
     self.tapeIndex = tapeIndex
     self.inputShapes = inputShapes

@@ -95,10 +95,10 @@ internal struct EntryInputs {
   @usableFromInline let count: Int
   @usableFromInline let first: Int
   @usableFromInline let second: Int
-  @usableFromInline let firstShape: [Int]
-  @usableFromInline let secondShape: [Int]
+  @usableFromInline let firstShape: TensorShape
+  @usableFromInline let secondShape: TensorShape
   /// Inputs after the second, for ops such as `concatenate` and `stack`.
-  @usableFromInline let rest: [(index: Int, shape: [Int])]
+  @usableFromInline let rest: [(index: Int, shape: TensorShape)]
 
   /// No inputs (a watched variable).
   @inlinable
@@ -108,19 +108,19 @@ internal struct EntryInputs {
 
   /// One input.
   @inlinable
-  init(_ first: Int, _ firstShape: [Int]) {
+  init(_ first: Int, _ firstShape: TensorShape) {
     self.init(count: 1, first: first, firstShape, second: -1, [], rest: [])
   }
 
   /// Two inputs.
   @inlinable
-  init(_ first: Int, _ firstShape: [Int], _ second: Int, _ secondShape: [Int]) {
+  init(_ first: Int, _ firstShape: TensorShape, _ second: Int, _ secondShape: TensorShape) {
     self.init(count: 2, first: first, firstShape, second: second, secondShape, rest: [])
   }
 
   /// Any number of inputs.
   @inlinable
-  init(indices: [Int], shapes: [[Int]]) {
+  init(indices: [Int], shapes: [TensorShape]) {
     let count = indices.count
     self.init(
       count: count, first: count > 0 ? indices[0] : -1, count > 0 ? shapes[0] : [],
@@ -130,8 +130,8 @@ internal struct EntryInputs {
 
   @inlinable
   init(
-    count: Int, first: Int, _ firstShape: [Int], second: Int, _ secondShape: [Int],
-    rest: [(index: Int, shape: [Int])]
+    count: Int, first: Int, _ firstShape: TensorShape, second: Int, _ secondShape: TensorShape,
+    rest: [(index: Int, shape: TensorShape)]
   ) {
     self.count = count
     self.first = first
@@ -149,7 +149,7 @@ internal struct EntryInputs {
 
   /// The shape of input `slot`.
   @inlinable
-  func shape(_ slot: Int) -> [Int] {
+  func shape(_ slot: Int) -> TensorShape {
     slot == 0 ? firstShape : slot == 1 ? secondShape : rest[slot - 2].shape
   }
 }
@@ -223,7 +223,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     /// The tape index of each input, `nil` for an input that was a constant.
     public let inputs: [Int?]
     /// The shape of each input.
-    public let inputShapes: [[Int]]
+    public let inputShapes: [TensorShape]
     /// The value the op produced (recorded: its ``Tensor/isRecorded`` is true).
     public let output: Tensor<Scalar>
   }

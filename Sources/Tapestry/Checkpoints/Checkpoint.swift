@@ -120,9 +120,9 @@ func planParameterLoad<Scalar: TensorScalar>(
   var updates: [(parameter: Parameter<Scalar>, value: Tensor<Scalar>)] = []
   for named in parameters {
     guard fileNames.contains(named.name), let entry = file.entries[named.name] else { continue }
-    guard entry.shape == named.parameter.shape else {
+    guard entry.shape == Array(named.parameter.shape) else {
       throw CheckpointError.shapeMismatch(
-        name: named.name, modelShape: named.parameter.shape, fileShape: entry.shape)
+        name: named.name, modelShape: Array(named.parameter.shape), fileShape: entry.shape)
     }
     updates.append((named.parameter, try file.tensor(named: named.name, as: Scalar.self)))
   }

@@ -253,7 +253,7 @@ public struct SafetensorsFile: Sendable {
         return (0..<count).map { Scalar(Safetensors.floatFromBFloat16(word($0, UInt16.self))) }
       }
     }
-    return Tensor(shape: entry.shape, scalars: scalars)
+    return Tensor(shape: TensorShape(entry.shape), scalars: scalars)
   }
 
   /// Every tensor, converted to `Scalar`; throws if any has a type that does not convert.
@@ -569,6 +569,10 @@ private struct RawEntry: Decodable {
     }
     guard shape.allSatisfy({ $0 >= 0 }) else {
       throw RawEntryProblem("shape \(shape) has a negative dimension")
+    }
+    guard TensorShape(validating: shape) != nil else {
+      throw RawEntryProblem(
+        "shape \(shape) has more than \(TensorShape.maximumRank) axes or a dimension above 2³¹ − 1")
     }
     guard offsets.allSatisfy({ $0 >= 0 }) else {
       throw RawEntryProblem("data_offsets \(offsets) has a negative offset")

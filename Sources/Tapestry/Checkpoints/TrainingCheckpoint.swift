@@ -224,9 +224,9 @@ public struct TrainingCheckpoint: Sendable {
         named: name, as: Scalar.self)
     }
     for (name, shape) in trainingTensorShapes.sorted(by: { $0.key < $1.key }) {
-      guard trainingTensors[name]?.shape == shape else {
+      guard trainingTensors[name].map({ Array($0.shape) }) == shape else {
         throw TrainingCheckpointError.trainingTensorMismatch(
-          name: name, expectedShape: shape, fileShape: trainingTensors[name]?.shape)
+          name: name, expectedShape: shape, fileShape: trainingTensors[name].map { Array($0.shape) })
       }
     }
 

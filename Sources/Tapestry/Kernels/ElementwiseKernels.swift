@@ -75,7 +75,7 @@ internal enum Kernels {
     scalar f: (Scalar, Scalar) -> Scalar, vector vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
   ) -> Tensor<Scalar> {
     let shape = broadcastShape(a.shape, b.shape, op: op)
-    let count = shape.reduce(1, *)
+    let count = shape.elementCount
     let scalars: [Scalar] = array(count: count) { out in
       a.scalars.withUnsafeBufferPointer { pa in
         b.scalars.withUnsafeBufferPointer { pb in
@@ -113,9 +113,11 @@ internal enum Kernels {
   /// The last axis is copied as one run, or filled with one value where it is broadcast; the
   /// leading axes are walked with an odometer, reading the same input row again on broadcast axes.
   @inlinable
-  static func broadcast<Scalar: TensorScalar>(_ x: Tensor<Scalar>, to target: [Int]) -> [Scalar] {
+  static func broadcast<Scalar: TensorScalar>(
+    _ x: Tensor<Scalar>, to target: TensorShape
+  ) -> [Scalar] {
     if x.shape == target { return x.scalars }
-    let count = target.reduce(1, *)
+    let count = target.elementCount
     return array(count: count) { out in
       x.scalars.withUnsafeBufferPointer { input in
         guard let source = input.baseAddress, let destination = out.baseAddress, count > 0

@@ -55,7 +55,7 @@ public func calculateGain(_ nonlinearity: Nonlinearity, parameter: Double? = nil
 /// convolution-like `[out, in, k₁, k₂, …]`, both are multiplied by the receptive field k₁k₂….
 ///
 /// Traps when the shape has fewer than two dimensions (a bias has no fan-in of its own).
-public func fanInAndFanOut(of shape: [Int]) -> (fanIn: Int, fanOut: Int) {
+public func fanInAndFanOut(of shape: TensorShape) -> (fanIn: Int, fanOut: Int) {
   precondition(
     shape.count >= 2,
     "fanInAndFanOut(of:): shape \(shape) has fewer than 2 dimensions, so no fan-in or fan-out")
@@ -119,7 +119,7 @@ public indirect enum Initializer: Sendable {
   ///
   /// Traps, naming the initialiser and the shape, when the shape does not suit it (see each case).
   public func makeTensor<Scalar: TensorScalar>(
-    _ shape: [Int], as _: Scalar.Type = Scalar.self, using generator: inout SeededGenerator
+    _ shape: TensorShape, as _: Scalar.Type = Scalar.self, using generator: inout SeededGenerator
   ) -> Tensor<Scalar> {
     precondition(
       shape.allSatisfy { $0 >= 0 }, "Initializer.makeTensor: negative dimension in shape \(shape)")
@@ -130,13 +130,13 @@ public indirect enum Initializer: Sendable {
   /// A new tensor of the given shape filled by this initialiser, from a generator seeded with
   /// `seed`.
   public func makeTensor<Scalar: TensorScalar>(
-    _ shape: [Int], as _: Scalar.Type = Scalar.self, seed: UInt64
+    _ shape: TensorShape, as _: Scalar.Type = Scalar.self, seed: UInt64
   ) -> Tensor<Scalar> {
     var generator = SeededGenerator(seed: seed)
     return makeTensor(shape, using: &generator)
   }
 
-  private func makeDoubleTensor(_ shape: [Int], using generator: inout SeededGenerator)
+  private func makeDoubleTensor(_ shape: TensorShape, using generator: inout SeededGenerator)
     -> Tensor<Double>
   {
     switch self {
@@ -184,14 +184,14 @@ public indirect enum Initializer: Sendable {
   }
 
   private func kaimingStandardDeviation(
-    _ shape: [Int], _ a: Double, _ mode: FanMode, _ nonlinearity: Nonlinearity
+    _ shape: TensorShape, _ a: Double, _ mode: FanMode, _ nonlinearity: Nonlinearity
   ) -> Double {
     let (fanIn, fanOut) = fanInAndFanOut(of: shape)
     let fan = mode == .fanIn ? fanIn : fanOut
     return calculateGain(nonlinearity, parameter: a) / Double(fan).squareRoot()
   }
 
-  private func orthogonal(_ shape: [Int], gain: Double, using generator: inout SeededGenerator)
+  private func orthogonal(_ shape: TensorShape, gain: Double, using generator: inout SeededGenerator)
     -> Tensor<Double>
   {
     precondition(

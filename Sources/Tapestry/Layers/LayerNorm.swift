@@ -9,7 +9,7 @@
 /// gradient (and higher derivatives) come from theirs.
 public struct LayerNorm<Scalar: TensorScalar>: Layer {
   /// The trailing axes normalised over, e.g. `[hiddenSize]`.
-  public let shape: [Int]
+  public let shape: TensorShape
   /// ε, added to the variance so that a constant input does not divide by zero.
   public let epsilon: Scalar
   /// The elementwise scale, initially ones; `nil` without `elementwiseAffine`.
@@ -24,7 +24,7 @@ public struct LayerNorm<Scalar: TensorScalar>: Layer {
   ///   - epsilon: added to the variance (default 1e-5, as in PyTorch).
   ///   - elementwiseAffine: whether to learn a scale (ones) and shift (zeros) of shape `shape`
   ///     (default true).
-  public init(shape: [Int], epsilon: Scalar = 1e-5, elementwiseAffine: Bool = true) {
+  public init(shape: TensorShape, epsilon: Scalar = 1e-5, elementwiseAffine: Bool = true) {
     precondition(
       !shape.isEmpty && shape.allSatisfy { $0 > 0 },
       "LayerNorm: shape \(shape) must be non-empty with positive sizes")
@@ -44,7 +44,7 @@ public struct LayerNorm<Scalar: TensorScalar>: Layer {
   /// Traps, naming the layer and both shapes, when the trailing axes of `input` are not `shape`.
   public func callAsFunction(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
     precondition(
-      input.rank >= shape.count && Array(input.shape.suffix(shape.count)) == shape,
+      input.rank >= shape.count && input.shape.suffix(shape.count).elementsEqual(shape),
       "LayerNorm: input shape \(input.shape) does not end with the normalised shape \(shape)")
     let axes = Array((input.rank - shape.count)..<input.rank)
     let centered = input - input.mean(alongAxes: axes, keepingDims: true)

@@ -21,7 +21,7 @@ public final class Parameter<Scalar: TensorScalar> {
   }
 
   /// The shape of the current value.
-  public var shape: [Int] { value.shape }
+  public var shape: TensorShape { value.shape }
 
   /// A new, independent parameter with the same value and frozen state.
   public func copy() -> Parameter {

@@ -51,7 +51,7 @@ extension Tensor {
   /// When nothing is recorded or broadcast the product goes straight into the total, in one
   /// pass and without a temporary; otherwise it is formed with differentiable ops and added.
   @inlinable
-  static func accumulate(_ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: [Int]) {
+  static func accumulate(_ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: TensorShape) {
     if g.node == nil, x.node == nil, g.shape == shape, x.shape == shape,
       var whole = total.take()
     {
@@ -85,14 +85,21 @@ extension Tensor {
     }
     var product = g * x
     if product.shape != shape { product = product.summed(toShape: shape, op: "mul") }
+    add(product, into: &total)
+  }
+
+  /// Adds `addend` into `total`, a running gradient of the same shape (`nil`: none yet): in the
+  /// total's buffer when neither is recorded, with a differentiable `+` when either is.
+  @inlinable
+  static func add(_ addend: Tensor, into total: inout Tensor?) {
     guard var whole = total.take() else {
-      total = product
+      total = addend
       return
     }
-    if whole.node == nil && product.node == nil {
-      whole.add(product)
+    if whole.node == nil && addend.node == nil {
+      whole.add(addend)
     } else {
-      whole = whole + product
+      whole = whole + addend
     }
     total = whole
   }

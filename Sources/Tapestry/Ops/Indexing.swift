@@ -47,7 +47,7 @@ extension Tensor {
   /// with differentiable ops.
   @inlinable
   static func accumulate(
-    part: Tensor, length: Int, into total: inout Tensor?, shape: [Int], axis: Int, start: Int
+    part: Tensor, length: Int, into total: inout Tensor?, shape: TensorShape, axis: Int, start: Int
   ) {
     let size = shape[axis]
     guard part.node == nil, total?.node == nil else {
@@ -126,7 +126,7 @@ extension Tensor {
       scalars, start: index * inner, stride: size * inner, count: outer * inner, start: 0,
       stride: inner, length: inner, runs: outer, zeroFilled: false)
     return Tensor(
-      uncheckedShape: shape.enumerated().filter { $0.offset != axis }.map(\.element),
+      uncheckedShape: shape.removingAxis(axis),
       scalars: scalars
     ).recorded(as: "select", self, saving: SavedValues(options: axis, offset: index)) {
       g, total, _, inputs, saved in
@@ -195,7 +195,7 @@ extension Tensor {
         }
       }
     }
-    return Tensor(uncheckedShape: gatheredShape, scalars: scalars)
+    return Tensor(uncheckedShape: TensorShape(gatheredShape), scalars: scalars)
       .recorded(as: "gather", from: self) { g, _ in
         [g.scattered(to: indices, indexShape: indexShape, alongAxis: axis, size: size)]
       }
@@ -228,8 +228,8 @@ extension Tensor {
         index >= 0 && index < size,
         "scatter: index \(index) is out of range for size \(size) along axis \(axis)")
     }
-    let outer = shape[..<axis].reduce(1, *)
-    let inner = shape[(axis + indexShape.count)...].reduce(1, *)
+    let outer = shape.product(ofAxes: 0..<axis)
+    let inner = shape.product(ofAxes: (axis + indexShape.count)..<rank)
     let resultShape =
       Array(shape[..<axis]) + [size] + shape[(axis + indexShape.count)...]
     var result = [Scalar](repeating: 0, count: outer * size * inner)
@@ -247,7 +247,7 @@ extension Tensor {
         }
       }
     }
-    return Tensor(uncheckedShape: resultShape, scalars: result)
+    return Tensor(uncheckedShape: TensorShape(resultShape), scalars: result)
       .recorded(as: "scatter", from: self) { g, _ in
         [g.gathering(indices: indices, indexShape: indexShape, alongAxis: axis)]
       }

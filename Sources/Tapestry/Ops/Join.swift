@@ -57,8 +57,8 @@ public func stack<Scalar>(_ tensors: [Tensor<Scalar>], alongAxis axis: Int = 0) 
     precondition(
       tensor.shape == first.shape, "stack: shapes \(first.shape) and \(tensor.shape) differ")
   }
-  let outer = first.shape[..<axis].reduce(1, *)
-  let inner = first.shape[axis...].reduce(1, *)
+  let outer = first.shape.product(ofAxes: 0..<axis)
+  let inner = first.shape.product(ofAxes: axis..<first.rank)
   var stackedShape = first.shape
   stackedShape.insert(tensors.count, at: axis)
   let scalars = Kernels.interleave(

@@ -64,31 +64,81 @@ public func matmul<Scalar>(
       }
     }
   }
-  let shape = batch.map { [$0, m, n] } ?? [m, n]
+  let shape: TensorShape = batch.map { [$0, m, n] } ?? [m, n]
   return Tensor(uncheckedShape: shape, scalars: scalars)
     .recorded(
       as: "matmul", a, b,
       saving: SavedValues(a, b, options: (transposeA ? 1 : 0) | (transposeB ? 2 : 0))
-    ) { g, _, saved in
+    ) { g, first, second, inputs, saved in
       // With C = op(A)·op(B): ∂op(A) = G·op(B)ᵀ and ∂op(B) = op(A)ᵀ·G; a transposed operand
       // takes the transpose of that, which is the same product with the factors swapped. A 2-D
-      // operand broadcast over a batch receives one gradient per batch element; the tape sums them.
+      // operand broadcast over a batch receives one gradient per batch element, summed to its shape.
       let (a, b) = (saved.first, saved.second)
       let (transposeA, transposeB) = (saved.options & 1 != 0, saved.options & 2 != 0)
-      var gradientA: Tensor<Scalar>?
-      var gradientB: Tensor<Scalar>?
       if saved.firstNeedsGradient {
-        gradientA =
-          transposeA
-          ? matmul(b, g, transposeA: transposeB, transposeB: true)
-          : matmul(g, b, transposeB: !transposeB)
+        if transposeA {
+          accumulateProduct(
+            b, g, transposeA: transposeB, transposeB: true, into: &first, shape: inputs.firstShape)
+        } else {
+          accumulateProduct(
+            g, b, transposeA: false, transposeB: !transposeB, into: &first,
+            shape: inputs.firstShape)
+        }
       }
       if saved.secondNeedsGradient {
-        gradientB =
-          transposeB
-          ? matmul(g, a, transposeA: true, transposeB: transposeA)
-          : matmul(a, g, transposeA: !transposeA)
+        if transposeB {
+          accumulateProduct(
+            g, a, transposeA: true, transposeB: transposeA, into: &second,
+            shape: inputs.secondShape)
+        } else {
+          accumulateProduct(
+            a, g, transposeA: !transposeA, transposeB: false, into: &second,
+            shape: inputs.secondShape)
+        }
       }
-      return (gradientA, gradientB)
     }
+}
+
+/// Adds `op(a)·op(b)`, summed back to `shape`, into `total`, the running gradient of a matmul
+/// operand of that shape (`nil`: none yet).
+///
+/// Why: a recurrent weight receives one gradient product per time step. Formed apart and then
+/// added, each is a new `[4H, H]` buffer and one more pass over it (4 MiB per step at H = 512);
+/// with nothing recorded and both factors 2-D, the kernel adds the product straight into the
+/// total instead. A graph-creating backward pass, or a batch summed into a shared operand, takes
+/// the differentiable route: the product, then `+`.
+@inlinable
+func accumulateProduct<Scalar>(
+  _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool, transposeB: Bool,
+  into total: inout Tensor<Scalar>?, shape: TensorShape
+) {
+  let rows = a.shape[transposeA ? a.rank - 1 : a.rank - 2]
+  let depth = a.shape[transposeA ? a.rank - 2 : a.rank - 1]
+  let columns = b.shape[transposeB ? b.rank - 2 : b.rank - 1]
+  if a.node == nil, b.node == nil, a.rank == 2, b.rank == 2, let current = total,
+    current.node == nil, current.rank == 2, current.shape[0] == rows, current.shape[1] == columns
+  {
+    // Dropped from `total` first, so that `whole` holds the only reference and is added to in
+    // place rather than copied.
+    var whole = current
+    total = nil
+    let threads = ComputeSettings.threads
+    a.scalars.withUnsafeBufferPointer { pa in
+      b.scalars.withUnsafeBufferPointer { pb in
+        whole.elements.withUnsafeMutableBufferPointer { out in
+          guard let baseA = pa.baseAddress, let baseB = pb.baseAddress,
+            let baseOut = out.baseAddress
+          else { return }
+          Kernels.matmul(
+            baseA, baseB, into: baseOut, m: rows, n: columns, k: depth, transposeA: transposeA,
+            transposeB: transposeB, accumulate: true, threads: threads)
+        }
+      }
+    }
+    total = whole
+    return
+  }
+  var product = matmul(a, b, transposeA: transposeA, transposeB: transposeB)
+  if product.shape != shape { product = product.summed(toShape: shape, op: "matmul") }
+  Tensor.add(product, into: &total)
 }

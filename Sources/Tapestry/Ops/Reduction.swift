@@ -16,10 +16,11 @@ extension Tensor {
 
   /// The shape after reducing `axes`: those axes become 1 (`keepingDims`) or disappear.
   @usableFromInline
-  func reducedShape(_ axes: [Int], keepingDims: Bool) -> [Int] {
-    keepingDims
-      ? shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
-      : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+  func reducedShape(_ axes: [Int], keepingDims: Bool) -> TensorShape {
+    TensorShape(
+      keepingDims
+        ? shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
   }
 
   /// Reduces sorted, distinct `axes` with `combine`, contiguous blocks of axes at a time.
@@ -38,9 +39,9 @@ extension Tensor {
       let first = axes[blockStart]
       let last = axes[blockEnd]
       current = Kernels.reduce(
-        current, outer: currentShape[..<first].reduce(1, *),
-        length: currentShape[first...last].reduce(1, *),
-        inner: currentShape[(last + 1)...].reduce(1, *), initial: initial,
+        current, outer: currentShape.product(ofAxes: 0..<first),
+        length: currentShape.product(ofAxes: first..<(last + 1)),
+        inner: currentShape.product(ofAxes: (last + 1)..<currentShape.count), initial: initial,
         scalar: combine, vector: vcombine)
       for axis in first...last { currentShape[axis] = 1 }
       blockEnd = blockStart - 1
@@ -180,7 +181,7 @@ extension Tensor {
   /// Traps, naming `op`, when `target` could not have been broadcast to this shape: that means a
   /// pullback returned a gradient of the wrong shape.
   @usableFromInline
-  func summed(toShape target: [Int], op: String) -> Tensor {
+  func summed(toShape target: TensorShape, op: String) -> Tensor {
     if shape == target { return self }
     let extra = rank - target.count
     precondition(

@@ -4,7 +4,7 @@ extension Tensor {
   /// The same elements with a new shape of equal element count; one dimension may be −1, meaning
   /// "whatever makes the count match".
   @inlinable
-  public func reshaped(to newShape: [Int]) -> Tensor {
+  public func reshaped(to newShape: TensorShape) -> Tensor {
     var resolved = newShape
     if let unknown = newShape.firstIndex(of: -1) {
       let known = newShape.enumerated().filter { $0.offset != unknown }.map(\.element)
@@ -15,7 +15,7 @@ extension Tensor {
       resolved[unknown] = count / known
     }
     precondition(
-      resolved.allSatisfy { $0 >= 0 } && resolved.reduce(1, *) == count,
+      resolved.allSatisfy { $0 >= 0 } && resolved.elementCount == count,
       "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
     if resolved == shape { return self }
     let inputShape = shape
@@ -31,7 +31,7 @@ extension Tensor {
   ///
   /// Traps, naming the op and both shapes, when `shape` cannot broadcast to `target`.
   @inlinable
-  public func broadcasted(to target: [Int]) -> Tensor {
+  public func broadcasted(to target: TensorShape) -> Tensor {
     if shape == target { return self }
     precondition(
       broadcastShape(shape, target, op: "broadcast") == target,
@@ -85,8 +85,8 @@ extension Tensor {
     var inverse = resolved
     for (position, axis) in resolved.enumerated() { inverse[axis] = position }
     return Tensor(
-      uncheckedShape: resolved.map { shape[$0] },
-      scalars: Kernels.permute(scalars, shape: shape, permutation: resolved)
+      uncheckedShape: TensorShape(resolved.map { shape[$0] }),
+      scalars: Kernels.permute(scalars, shape: Array(shape), permutation: resolved)
     ).recorded(as: "transpose", from: self) { g, _ in [g.transposed(permutation: inverse)] }
   }
 }
@@ -197,7 +197,7 @@ extension Kernels {
 ///
 /// Traps naming `op`, the axis and `shape` when it is out of range.
 @inlinable
-func resolvedAxis(_ axis: Int, rank: Int, op: String, shape: [Int]) -> Int {
+func resolvedAxis(_ axis: Int, rank: Int, op: String, shape: TensorShape) -> Int {
   let resolved = axis < 0 ? axis + rank : axis
   precondition(
     resolved >= 0 && resolved < rank, "\(op): axis \(axis) is out of range for shape \(shape)")
@@ -207,6 +207,6 @@ func resolvedAxis(_ axis: Int, rank: Int, op: String, shape: [Int]) -> Int {
 /// The sizes of the axes before and after `axis`, multiplied out: a row-major tensor is a
 /// `[outer, shape[axis], inner]` block, which is how every single-axis copy below walks it.
 @inlinable
-func outerAndInner(_ shape: [Int], around axis: Int) -> (outer: Int, inner: Int) {
-  (shape[..<axis].reduce(1, *), shape[(axis + 1)...].reduce(1, *))
+func outerAndInner(_ shape: TensorShape, around axis: Int) -> (outer: Int, inner: Int) {
+  (shape.product(ofAxes: 0..<axis), shape.product(ofAxes: (axis + 1)..<shape.count))
 }

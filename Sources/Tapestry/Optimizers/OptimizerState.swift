@@ -112,11 +112,11 @@ extension CheckpointableOptimizer {
 /// used: the checks all four rules share.
 struct SavedStateReader<Scalar: TensorScalar> {
   private let saved: SavedOptimizerState<Scalar>
-  private let shape: [Int]
+  private let shape: TensorShape
   private let name: String
   private var used: Set<String> = []
 
-  init(_ saved: SavedOptimizerState<Scalar>, shape: [Int], name: String) {
+  init(_ saved: SavedOptimizerState<Scalar>, shape: TensorShape, name: String) {
     self.saved = saved
     self.shape = shape
     self.name = name
@@ -127,7 +127,7 @@ struct SavedStateReader<Scalar: TensorScalar> {
     guard let tensor = saved.tensors[field] else { return nil }
     guard tensor.shape == shape else {
       throw .shapeMismatch(
-        parameter: name, field: field, parameterShape: shape, savedShape: tensor.shape)
+        parameter: name, field: field, parameterShape: Array(shape), savedShape: Array(tensor.shape))
     }
     used.insert(field)
     return tensor

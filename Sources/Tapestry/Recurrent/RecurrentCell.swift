@@ -79,7 +79,7 @@ extension RecurrentCell {
 /// The bound depends on the hidden size even for the input weights because each gate
 /// pre-activation is a sum over roughly that many terms in the recurrent product.
 func recurrentWeight<Scalar: TensorScalar>(
-  _ shape: [Int], hiddenSize: Int, using generator: inout SeededGenerator
+  _ shape: TensorShape, hiddenSize: Int, using generator: inout SeededGenerator
 ) -> Parameter<Scalar> {
   let bound = 1 / Double(hiddenSize).squareRoot()
   return Parameter(

@@ -3,10 +3,10 @@
 ///
 /// Traps when the shapes are incompatible, naming `op` and both shapes.
 @inlinable
-public func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
+public func broadcastShape(_ a: TensorShape, _ b: TensorShape, op: String) -> TensorShape {
   if a == b { return a }
   let rank = max(a.count, b.count)
-  var result = [Int](repeating: 1, count: rank)
+  var result = TensorShape(repeatElement(1, count: rank))
   for axis in 0..<rank {
     let da = axis < rank - a.count ? 1 : a[axis - (rank - a.count)]
     let db = axis < rank - b.count ? 1 : b[axis - (rank - b.count)]
@@ -21,7 +21,7 @@ public func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
 /// Row-major strides of `shape` as seen from a broadcast `target` shape: 0 on every axis where
 /// `shape` is broadcast (size 1 or missing), so the same element is read again.
 @inlinable
-func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+func broadcastStrides(_ shape: TensorShape, to target: TensorShape) -> [Int] {
   var strides = [Int](repeating: 0, count: target.count)
   var step = 1
   let offset = target.count - shape.count

@@ -3,14 +3,15 @@
 ///
 /// Storage is row-major and contiguous (the last axis varies fastest), held in a Swift `Array`, so
 /// a tensor has value semantics with copy-on-write: assigning it is cheap and mutating a copy never
-/// changes the original.
+/// changes the original. The shape is a ``TensorShape`` stored inline, so the element array is the
+/// only reference a tensor holds: copying one costs a single retain.
 ///
 /// A tensor produced by a differentiable op while a ``Tape`` is recording carries the index of its
 /// tape entry; that is how the tape links an op's output to the inputs of later ops. Tensors made
 /// outside any tape are constants.
 public struct Tensor<Scalar: TensorScalar>: Sendable {
   /// The size of each axis; `[]` for a scalar (rank-0) tensor.
-  public let shape: [Int]
+  public let shape: TensorShape
   /// The elements in row-major order; `scalars.count` is the product of `shape`.
   @inlinable public var scalars: [Scalar] { elements }
   /// Storage behind ``scalars``, writable inside the module.
@@ -22,12 +23,12 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   ///
   /// Traps if a dimension is negative or `scalars.count` differs from the product of `shape`.
   @inlinable
-  public init(shape: [Int], scalars: [Scalar]) {
+  public init(shape: TensorShape, scalars: [Scalar]) {
     precondition(
       shape.allSatisfy { $0 >= 0 }, "Tensor(shape:scalars:): negative dimension in shape \(shape)")
     precondition(
-      scalars.count == shape.reduce(1, *),
-      "Tensor(shape:scalars:): shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)"
+      scalars.count == shape.elementCount,
+      "Tensor(shape:scalars:): shape \(shape) needs \(shape.elementCount) scalars, got \(scalars.count)"
     )
     self.shape = shape
     self.elements = scalars
@@ -36,7 +37,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
   /// Internal initialiser for kernels that already know the shape and count agree.
   @inlinable
-  internal init(uncheckedShape shape: [Int], scalars: [Scalar]) {
+  internal init(uncheckedShape shape: TensorShape, scalars: [Scalar]) {
     self.shape = shape
     self.elements = scalars
     self.node = nil
@@ -56,10 +57,10 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
   /// A tensor of the given shape with every element equal to `value`.
   @inlinable
-  public init(repeating value: Scalar, shape: [Int]) {
+  public init(repeating value: Scalar, shape: TensorShape) {
     // `Array(repeatElement:count:)` specialises its allocation; `[Scalar](repeating:count:)`
     // looks the array type up at run time, which costs more than filling a small tensor.
-    self.init(shape: shape, scalars: Array(repeatElement(value, count: shape.reduce(1, *))))
+    self.init(shape: shape, scalars: Array(repeatElement(value, count: shape.elementCount)))
   }
 
   /// An empty rank-0 tensor standing in where a value is required but none is held; it
@@ -69,15 +70,15 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
   /// A tensor of zeros.
   @inlinable
-  public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
+  public static func zeros(_ shape: TensorShape) -> Tensor { Tensor(repeating: 0, shape: shape) }
 
   /// A tensor of ones.
   @inlinable
-  public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
+  public static func ones(_ shape: TensorShape) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
   /// A tensor of the given shape filled with `value`.
   @inlinable
-  public static func filled(_ shape: [Int], with value: Scalar) -> Tensor {
+  public static func filled(_ shape: TensorShape, with value: Scalar) -> Tensor {
     Tensor(repeating: value, shape: shape)
   }
 

@@ -76,7 +76,7 @@ struct RecurrentProblem {
     let (t, b, i, h) = size.dimensions
     let gh = kind.gates * h
     let bound = Float(1 / Double(h).squareRoot())
-    var shapes: [String: [Int]] = ["Wx": [i, gh], "Wh": [h, gh]]
+    var shapes: [String: TensorShape] = ["Wx": [i, gh], "Wh": [h, gh]]
     for name in biasNames(kind) { shapes[name] = [gh] }
     if kind == .peephole { for name in ["pi", "pf", "po"] { shapes[name] = [h] } }
     var arrays: [String: Tensor<Float>] = [
