@@ -85,6 +85,25 @@ private final class PartSums: Sendable {
     }
   }
 
+  /// A part calling `run` on the same worker (as a matrix product inside a harvest step would)
+  /// gets both inner parts run on its own thread instead of waiting for the busy worker: no
+  /// deadlock, on the caller's part or on the worker's.
+  @Test func nestedCallsRunOnTheCallingThread() {
+    let worker = Kernels.StepWorker()
+    let outer = PartSums()
+    let inner = PartSums()
+    var expected = 0
+    for job in 1...1_000 {
+      worker.run { part in
+        worker.run { innerPart in inner.add(job, part: innerPart) }
+        outer.add(job, part: part)
+      }
+      expected += job
+    }
+    #expect(outer.values == (expected, expected))
+    #expect(inner.values == (2 * expected, 2 * expected))
+  }
+
   /// Dropping the last reference stops and joins the thread (the test would hang otherwise), and
   /// the thread keeps no reference to the worker.
   @Test func deinitStopsTheThread() {

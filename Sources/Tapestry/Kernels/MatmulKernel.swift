@@ -12,6 +12,7 @@
 // `(B·Aᵀ)ᵀ`, with W broadcast in place and C written transposed (`MatmulProblem.transposed`).
 
 import Dispatch
+import Synchronization
 
 /// Tile and block sizes of the matrix-product kernel, in elements of the scalar type.
 @usableFromInline
@@ -31,9 +32,16 @@ internal enum MatmulBlocking {
   static let rowBlock = 128
   /// Bytes of packed B per block: half of the 1 MiB L2, so B stays there while A streams through.
   static let packedBBytes = 512 * 1024
-  /// Below this many multiply-adds a second thread costs more to start than it saves (measured:
-  /// 2 threads made n = 128 (2M multiply-adds) 2.6× slower, n = 256 (16M) 1.3× faster).
-  static let parallelThreshold = 1 << 22
+  /// Below this many multiply-adds a second thread costs more to start than it saves. With the
+  /// persistent worker the handoff is about a microsecond, and products of 1–2M multiply-adds
+  /// (a recurrent step at H = 128) ran in 0.58–0.85 of the one-thread time whenever the worker
+  /// was on a core of its own; when it was not (both cores busy with other processes), the
+  /// caller ran every piece and lost 0–16% to the second copy of the shared operand.
+  static let parallelThreshold = 1 << 20
+  /// Below this many elements of B a one-row product runs on one thread. It is bound by memory
+  /// (one multiply-add per element of B), so it gains at fewer multiply-adds than the tiled path:
+  /// 1×512·(2048×512)ᵀ 110 → 74 µs on two cores (best calls, one and two threads interleaved).
+  static let parallelOneRowThreshold = 1 << 18
   /// Up to this many rows (a recurrent net's batch), an untransposed B that fits in
   /// `skinnyBBytes` is read in place instead of packed: each element is used by so few rows that
   /// the copy does not pay (measured: 32×128·128×512 1.1× faster). A larger B is still packed:
@@ -41,6 +49,8 @@ internal enum MatmulBlocking {
   /// 64×512·512×2048 1.1× slower).
   static let skinnyRows = 64
   static let skinnyBBytes = 512 * 1024
+  /// The most pieces a product is cut into for the caller and the worker to share.
+  static let workerPieces = 8
   /// Up to this many rows, `A·Bᵀ` runs as `(B·Aᵀ)ᵀ` (see `MatmulProblem.transposed`).
   static let swapRows = 64
 }
@@ -50,12 +60,13 @@ extension Kernels {
   ///
   /// `op(A)` is `[m, k]`: A is stored `[m, k]`, or `[k, m]` when `transposeA`. Likewise `op(B)`
   /// is `[k, n]`, stored `[n, k]` when `transposeB`. C is `[m, n]`. Up to `threads` threads split
-  /// C between them when the product is large enough to pay for it.
+  /// C between them when the product is large enough to pay for it, or whenever its shape allows
+  /// with `splitAtAnySize` (for tests, which cover every way of splitting on small products).
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, into c: UnsafeMutablePointer<Scalar>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
-    threads: Int
+    threads: Int, splitAtAnySize: Bool = false
   ) {
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
@@ -66,7 +77,8 @@ extension Kernels {
       m: m, n: n, k: k,
       aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
       bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
-      cRowStride: n, cColumnStride: 1, accumulate: accumulate, threads: threads)
+      cRowStride: n, cColumnStride: 1, accumulate: accumulate, threads: threads,
+      splitAtAnySize: splitAtAnySize)
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
     // Float and Double once, in this module, whichever module the generic caller lives in.
     if Scalar.self == Float.self {
@@ -99,13 +111,28 @@ internal struct MatmulProblem: Sendable {
   let cColumnStride: Int
   let accumulate: Bool
   let threads: Int
+  /// Split whenever the shape allows, ignoring the thresholds (tests).
+  let splitAtAnySize: Bool
 
-  /// Splits C into one part per thread and computes each part on its own packing buffers.
+  /// Computes the product, splitting C between threads when it is large enough to pay for it.
   ///
-  /// Rows are split when there are enough of them for every thread to fill whole row blocks;
-  /// otherwise columns, which is what keeps the skinny products of recurrent nets (32 rows)
-  /// parallel. Each thread packs its own copy of the shared operand: that costs O(mk + kn),
-  /// against the O(mkn) saved by not synchronising.
+  /// With two threads (the machines this is tuned on), the caller and
+  /// ``Kernels/StepWorker/shared`` take pieces of C from a shared counter until none is left: the
+  /// worker is handed the job through an atomic counter (~1 µs, where `concurrentPerform` took
+  /// 5–10 µs to wake its second thread), so products down to
+  /// ``MatmulBlocking/parallelThreshold`` (a recurrent step's products at H = 128) can gain from
+  /// the second core. If the worker is busy (another thread inside a product, a harvest step, or
+  /// this call made from inside the worker's own part) or slow to start, the caller takes the
+  /// pieces itself: it waits at most for a piece the worker has already begun, never for a thread
+  /// that cannot come. With more threads the product is split by `concurrentPerform`, one piece
+  /// per thread.
+  ///
+  /// Rows are split when there are enough of them to fill whole row blocks, or when B is read in
+  /// place (so nothing is packed twice); otherwise columns, which is what keeps the skinny
+  /// products of recurrent nets (32 rows) that pack B parallel. Each piece packs its own copy of
+  /// the shared operand: that costs O(mk + kn) per piece, against the O(mkn) saved by not
+  /// synchronising, and the operand split on is read only by the piece that owns it (a slice of
+  /// W in the swapped `h·Wᵀ`).
   func run<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>
   ) {
@@ -113,7 +140,7 @@ internal struct MatmulProblem: Sendable {
     // state) and of depth one (the weight gradient). Packing would pad the row to a tile of 8
     // (7/8 of the work on zeros) and copy all of B, so these run as direct vector loops.
     if m == 1 {
-      vectorTimesMatrix(a, b, c)
+      runOneRow(a, b, c)
       return
     }
     if k == 1 {
@@ -125,18 +152,35 @@ internal struct MatmulProblem: Sendable {
       return
     }
     let tileColumns = 2 * Scalar.Vector.scalarCount
-    let parts = m * n * k >= MatmulBlocking.parallelThreshold ? max(1, threads) : 1
+    let parts = splits(m * n * k, above: MatmulBlocking.parallelThreshold) ? threads : 1
     if parts == 1 {
       compute(a, b, c, rows: 0..<m, columns: 0..<n)
       return
     }
-    let splitRows = m >= parts * MatmulBlocking.rowBlock
+    // A B read in place is shared by both threads at no cost, so even a few rows are split (in
+    // tiles of 8) and nothing is packed twice; otherwise rows only when they fill whole row
+    // blocks, columns for the skinny products that pack B (measured, serial halves of `g·W`
+    // 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's time).
+    let splitRows =
+      m >= parts * MatmulBlocking.rowBlock
+      || (readsBInPlace(Scalar.self) && m >= parts * MatmulBlocking.tileRows)
     let unit = splitRows ? MatmulBlocking.tileRows : tileColumns
     let extent = splitRows ? m : n
     let units = (extent + unit - 1) / unit
-    let pieces = min(parts, units)
+    // Two threads take pieces from a counter, so a worker that starts late or loses its core
+    // leaves the caller waiting for one piece, not for half the product. But every piece packs
+    // the shared operand again (measured: `h·Wᵀ` 32×128·(512×128)ᵀ in four pieces, hᵀ packed
+    // four times, took 1.23× the one-thread time when the caller ran them all), so only rows
+    // over a B read in place, which nothing packs, are cut finer than halves.
+    let pieces =
+      parts == 2 && splitRows && readsBInPlace(Scalar.self)
+      ? min(units, MatmulBlocking.workerPieces) : min(parts, units)
+    if pieces == 1 {
+      compute(a, b, c, rows: 0..<m, columns: 0..<n)
+      return
+    }
     let addresses = MatmulAddresses(a: a, b: b, c: c)
-    DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+    let work: @Sendable (Int) -> Void = { piece in
       let lower = min(extent, units * piece / pieces * unit)
       let upper = min(extent, units * (piece + 1) / pieces * unit)
       if splitRows {
@@ -144,6 +188,47 @@ internal struct MatmulProblem: Sendable {
       } else {
         compute(addresses.a, addresses.b, addresses.c, rows: 0..<m, columns: lower..<upper)
       }
+    }
+    if parts == 2 {
+      let counter = PieceCounter()
+      Kernels.StepWorker.shared.run { _ in
+        while true {
+          let piece = counter.claim()
+          if piece >= pieces { break }
+          work(piece)
+        }
+      }
+    } else {
+      DispatchQueue.concurrentPerform(iterations: pieces, execute: work)
+    }
+  }
+
+  /// The one-row product `c (+)= a·op(B)`, its columns split between the caller and
+  /// ``Kernels/StepWorker/shared`` when B is large enough (see ``run(_:_:_:)``).
+  ///
+  /// It does one multiply-add per element of B read, so it is bound by memory, not arithmetic:
+  /// two cores each reading half of B fetch it about twice as fast as one reading all of it.
+  func runOneRow<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>
+  ) {
+    // Halves of whole groups of four vectors of columns (the untransposed loop's step), a
+    // multiple of the transposed loop's four columns too.
+    let group = 4 * Scalar.Vector.scalarCount
+    guard splits(n * k, above: MatmulBlocking.parallelOneRowThreshold), n >= 2 * group else {
+      vectorTimesMatrix(a, b, c)
+      return
+    }
+    let half = (n / group + 1) / 2 * group
+    let addresses = MatmulAddresses(a: a, b: b, c: c)
+    Kernels.StepWorker.shared.run { part in
+      let columns = part == 0 ? 0..<half : half..<n
+      let piece = MatmulProblem(
+        m: 1, n: columns.count, k: k, aRowStride: aRowStride, aColumnStride: aColumnStride,
+        bRowStride: bRowStride, bColumnStride: bColumnStride, cRowStride: cRowStride,
+        cColumnStride: cColumnStride, accumulate: accumulate, threads: 1, splitAtAnySize: false)
+      piece.vectorTimesMatrix(
+        addresses.a, addresses.b + columns.lowerBound * bColumnStride,
+        addresses.c + columns.lowerBound * cColumnStride)
     }
   }
 
@@ -156,7 +241,22 @@ internal struct MatmulProblem: Sendable {
     MatmulProblem(
       m: n, n: m, k: k, aRowStride: bColumnStride, aColumnStride: bRowStride,
       bRowStride: aColumnStride, bColumnStride: aRowStride, cRowStride: cColumnStride,
-      cColumnStride: cRowStride, accumulate: accumulate, threads: threads)
+      cColumnStride: cRowStride, accumulate: accumulate, threads: threads,
+      splitAtAnySize: splitAtAnySize)
+  }
+
+  /// Whether B is read where it is rather than packed: up to ``MatmulBlocking/skinnyRows`` rows
+  /// and an untransposed B of at most ``MatmulBlocking/skinnyBBytes``. Decided on the whole
+  /// product, so that every thread's part takes the same path.
+  func readsBInPlace<Scalar>(_: Scalar.Type) -> Bool {
+    bColumnStride == 1 && m <= MatmulBlocking.skinnyRows
+      && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
+  }
+
+  /// Whether a product doing `work` (multiply-adds, or elements of B for one row) is split
+  /// between threads, given the `threshold` above which that pays.
+  func splits(_ work: Int, above threshold: Int) -> Bool {
+    threads >= 2 && (splitAtAnySize || work >= threshold)
   }
 
   /// The serial blocked algorithm for the part `rows × columns` of C.
@@ -168,8 +268,11 @@ internal struct MatmulProblem: Sendable {
     let tileColumns = 2 * Scalar.Vector.scalarCount
     // With few columns each packed A panel would be used by only one or two B panels, so A is
     // broadcast from where it is: W in the swapped `A·Bᵀ`, or the transposed gradient in a weight
-    // gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line).
-    let readAInPlace = columns.count <= MatmulBlocking.skinnyRows
+    // gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line). Decided on the whole
+    // product's shape, like reading B in place, so that a thread's part takes the same path as the
+    // whole (measured: the two 64-column halves of `g·W` 32×512·512×128 with A in place, 2.5×
+    // slower than packed).
+    let readAInPlace = n <= MatmulBlocking.skinnyRows
     let depthBlock = min(
       k, readAInPlace ? MatmulBlocking.inPlaceDepthBlock : MatmulBlocking.depthBlock)
     let columnBlock = max(
@@ -177,9 +280,7 @@ internal struct MatmulProblem: Sendable {
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
         * tileColumns)
     let rowBlock = MatmulBlocking.rowBlock
-    let readBInPlace =
-      bColumnStride == 1 && rows.count <= MatmulBlocking.skinnyRows
-      && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
+    let readBInPlace = readsBInPlace(Scalar.self)
     let packedBCount = depthBlock * min(columnBlock, roundUp(columns.count, tileColumns))
     let packedACount = depthBlock * min(rowBlock, roundUp(rows.count, tileRows))
     withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedBCount) { packedB in
@@ -547,6 +648,16 @@ private struct MatmulAddresses<Scalar>: @unchecked Sendable {
   let a: UnsafePointer<Scalar>
   let b: UnsafePointer<Scalar>
   let c: UnsafeMutablePointer<Scalar>
+}
+
+/// The next piece of a product split between the caller and the worker, claimed by either.
+private final class PieceCounter: Sendable {
+  private let next = Atomic<Int>(0)
+
+  /// The number of a piece no other call has returned (0, 1, 2, …; past the last once all are
+  /// taken). Relaxed: the worker's results reach the caller through ``Kernels/StepWorker``'s
+  /// own join.
+  func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// The smallest multiple of `step` that is at least `value`.

@@ -8,9 +8,10 @@ public enum ComputeSettings {
 
   /// The most threads one matrix product may use; defaults to the number of active cores.
   ///
-  /// Products below about a million multiply-adds always run on the calling thread, since
-  /// starting a second one costs more than it saves. Values below 1 are treated as 1. Set it to
-  /// 1 to measure single-core speed, or when the caller already runs products in parallel.
+  /// Products below about a million multiply-adds (a quarter of that for one row, which is bound
+  /// by memory) always run on the calling thread, since a second one costs more than it saves.
+  /// Values below 1 are treated as 1. Set it to 1 to measure single-core speed, or when the
+  /// caller already runs products in parallel.
   public static var threads: Int {
     get { threadCount.load(ordering: .relaxed) }
     set { threadCount.store(max(1, newValue), ordering: .relaxed) }

@@ -1,6 +1,7 @@
-// A persistent second thread for loops of short parallel steps, such as a reservoir's harvest:
-// 10,100 steps of 5–70 µs each, where every step needs the whole previous state (a barrier per
-// step). `DispatchQueue.concurrentPerform` costs ~5–10 µs per call to wake and join its threads,
+// A persistent second thread for loops of short parallel steps, such as a reservoir's harvest
+// (10,100 steps of 5–70 µs each, where every step needs the whole previous state: a barrier per
+// step) or the matrix products of a recurrent step (tens of microseconds each).
+// `DispatchQueue.concurrentPerform` costs ~5–10 µs per call to wake and join its threads,
 // as much as half a step is worth; a thread that stays awake between steps takes a job from an
 // atomic counter instead (a cache-line handoff, well under a microsecond).
 
@@ -26,14 +27,16 @@ extension Kernels {
   /// Under load it degrades to one thread rather than waiting: part 1 goes to whichever thread
   /// claims it first, so if the worker has not picked it up (descheduled, or parked) by the time
   /// the caller has finished part 0, the caller runs part 1 itself. The worker spins for at most
-  /// ``spinNanoseconds`` after its last job and then parks on a condition, so an idle process
+  /// ``spinNanoseconds`` after its last job (yielding its core every 64 spins, in case the
+  /// scheduler has put it on the caller's) and then parks on a condition, so an idle process
   /// costs no processor time. Deinitialising stops and joins the thread.
   ///
   /// Measured on W5's harvest (two cores, Docs/Performance.md): N = 2,000 went from 1.7–2.0 s
   /// wall with `concurrentPerform` to 0.75–1.05 s; N = 500 from ~113 ms to ~102–112 ms.
   final class StepWorker: Sendable {
-    /// The process-wide worker the kernels share; ``run(_:)`` from a second thread while it is in
-    /// use runs both parts on that thread.
+    /// The process-wide worker the kernels share (the harvest's steps, two-thread matrix
+    /// products); ``run(_:)`` from a second thread while it is in use, or from inside one of its
+    /// parts, runs both parts on that thread.
     static let shared = StepWorker()
 
     /// How long the worker spins for the next job before it parks: long enough to cover the
@@ -128,7 +131,7 @@ private final class WorkerState: @unchecked Sendable {
     var spins = 0
     while finished.load(ordering: .acquiring) != number {
       spins += 1
-      if spins > 4096 { sched_yield() }
+      if spins > 64 { sched_yield() }
     }
   }
 
@@ -166,8 +169,14 @@ private final class WorkerState: @unchecked Sendable {
         if number != seen { return number }
         if stopping.load(ordering: .relaxed) { return nil }
         spins += 1
-        // Reading the clock costs ~20 ns; every 64th spin keeps that out of the handoff.
-        if spins & 63 == 0 && DispatchTime.now().uptimeNanoseconds > deadline { break }
+        // Reading the clock costs ~20 ns; every 64th spin keeps that out of the handoff. The
+        // yield hands the core over if another thread is waiting for it: when the machine is
+        // busy the scheduler may put this thread on the caller's core, where a plain spin would
+        // take half of the caller's time for 50 µs after every job.
+        if spins & 63 == 0 {
+          if DispatchTime.now().uptimeNanoseconds > deadline { break }
+          sched_yield()
+        }
       }
       condition.lock()
       parked.store(true, ordering: .sequentiallyConsistent)
