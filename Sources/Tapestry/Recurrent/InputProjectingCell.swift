@@ -70,7 +70,9 @@ extension InputProjectingCell {
 /// a sequence of T steps. Here the steps hand their gradients to one shared collector instead,
 /// and one `unstack` entry, recorded before them and so visited after them in the backward pass,
 /// stacks the collected gradients into the sequence's gradient: O(T). The link from each step to
-/// that entry is a one-element token tensor, whose gradient is a zero.
+/// that entry is a one-element token tensor, whose gradient is a zero; only the first step to
+/// receive a gradient in a pass sends it one (enough for the pass to reach the entry), so the
+/// other steps allocate and add nothing.
 func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Tensor<Scalar>] {
   let steps = withoutDerivative(at: sequence).unstacked(alongAxis: axis)
   guard sequence.isRecorded, let stepShape = steps.first?.shape else { return steps }
@@ -82,7 +84,7 @@ func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Ten
   return steps.enumerated().map { index, step in
     step.recorded(as: "step", from: token) { gradient, _ in
       collected.parts[index] = gradient
-      return [Tensor.zeros([1])]
+      return [collected.linksToken() ? Tensor.zeros([1]) : nil]
     }
   }
 }
@@ -92,12 +94,24 @@ func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Ten
 /// differentiated twice (`retainTape`) starts each pass empty.
 final class CollectedGradients<Scalar: TensorScalar> {
   var parts: [Tensor<Scalar>?]
+  /// Whether a step has sent the token its gradient in this pass.
+  private var tokenLinked = false
 
   init(count: Int) { parts = Array(repeating: nil, count: count) }
 
-  /// The gradients so far, leaving the collector empty.
+  /// Whether the calling step is the first of this pass to be differentiated, and so the one
+  /// that sends the token a gradient.
+  func linksToken() -> Bool {
+    defer { tokenLinked = true }
+    return !tokenLinked
+  }
+
+  /// The gradients so far, leaving the collector empty for the next pass.
   func take() -> [Tensor<Scalar>?] {
-    defer { parts = Array(repeating: nil, count: parts.count) }
+    defer {
+      parts = Array(repeating: nil, count: parts.count)
+      tokenLinked = false
+    }
     return parts
   }
 }
