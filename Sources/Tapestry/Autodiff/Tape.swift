@@ -569,18 +569,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     if gradient.shape != shape {
       gradient = gradient.summed(toShape: shape, op: record.op)
     }
-    // Taken out of the array, the running total is the only reference to its buffer (unless
-    // a hook or the caller kept it), so adding in place does not copy.
-    guard var total = grads[index].take() else {
-      grads[index] = gradient
-      return
-    }
-    if gradient.node == nil && total.node == nil {
-      total.add(gradient)
-    } else {
-      total = total + gradient
-    }
-    grads[index] = total
+    Tensor.add(gradient, into: &grads[index])
   }
 
   private func recordBackwardAnomaly(

@@ -92,6 +92,9 @@ extension Tensor {
 
   /// Adds `addend` into `total`, a running gradient of the same shape (`nil`: none yet): in the
   /// total's buffer when neither is recorded, with a differentiable `+` when either is.
+  ///
+  /// Taken out of its optional, the total is the only reference to its buffer (unless a hook or
+  /// the caller kept it), so adding in place does not copy.
   @inlinable
   static func add(_ addend: Tensor, into total: inout Tensor?) {
     guard var whole = total.take() else {

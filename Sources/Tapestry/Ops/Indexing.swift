@@ -55,7 +55,7 @@ extension Tensor {
       partShape[axis] = length
       let padded = part.reshaped(to: partShape).padded(
         alongAxis: axis, before: start, after: size - start - length)
-      total = total.map { $0 + padded } ?? padded
+      add(padded, into: &total)
       return
     }
     let (outer, inner) = outerAndInner(shape, around: axis)
