@@ -26,8 +26,11 @@ let package = Package(
     .executable(name: "tapestry", targets: ["TapestryCLI"]),
   ],
   targets: [
+    // A header only: which vector registers the compiler targets (Kernels/RegisterTile.swift).
+    .systemLibrary(name: "CTargetFeatures", path: "Sources/CTargetFeatures"),
     .target(
       name: "Tapestry",
+      dependencies: ["CTargetFeatures"],
       swiftSettings: releaseSettings
     ),
     .executableTarget(

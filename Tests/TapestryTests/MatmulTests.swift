@@ -197,8 +197,10 @@ struct KernelShape: CustomTestStringConvertible, Sendable {
   let k: Int
   let n: Int
   let threads: Int
+  /// The register tile: the target's own, or the other one, which must give the same values.
+  var tile = RegisterTile.native
 
-  var testDescription: String { "\(m)×\(k) · \(k)×\(n), \(threads) thread(s)" }
+  var testDescription: String { "\(m)×\(k) · \(k)×\(n), \(threads) thread(s), \(tile) tiles" }
 }
 
 /// Every row count from 1 to 70 (edge row tiles, the one-row path, the swapped `A·Bᵀ` path up to
@@ -215,6 +217,25 @@ private let kernelShapes: [KernelShape] =
     KernelShape(m: 300, k: 130, n: 110, threads: 2), KernelShape(m: 1, k: 33, n: 70, threads: 2),
     KernelShape(m: 21, k: 600, n: 40, threads: 1), KernelShape(m: 600, k: 200, n: 40, threads: 2),
   ]
+  + otherTileShapes
+
+/// The row counts around the other register tile's edges, and its two-thread paths: each target
+/// builds with one tile (`RegisterTile.native`), so the other is checked here by asking for it.
+private let otherTileShapes: [KernelShape] = {
+  let other = RegisterTile.native == .wide ? RegisterTile.narrow : .wide
+  return
+    ((1...26).map { KernelShape(m: $0, k: 37, n: 75, threads: 1) }
+    + [
+      KernelShape(m: 40, k: 200, n: 600, threads: 2),
+      KernelShape(m: 48, k: 300, n: 300, threads: 2),
+      KernelShape(m: 300, k: 130, n: 110, threads: 2),
+      KernelShape(m: 33, k: 520, n: 65, threads: 1),
+    ]).map { shape in
+      var shape = shape
+      shape.tile = other
+      return shape
+    }
+}()
 
 /// Runs `Kernels.matmul` on `shape` in every transpose combination, into a C that holds random
 /// values (added to when `accumulate`), and compares with the triple loop in Double: each element
@@ -234,7 +255,7 @@ private func expectKernelMatchesTripleLoop<Scalar: TensorScalar>(
         guard let baseC = pc.baseAddress else { return }
         Kernels.matmul(
           scalarsA, scalarsB, into: baseC, m: m, n: n, k: k, transposeA: transposeA,
-          transposeB: transposeB, accumulate: accumulate, threads: shape.threads)
+          transposeB: transposeB, accumulate: accumulate, threads: shape.threads, tile: shape.tile)
       }
       var worst = 0.0
       for i in 0..<m {

@@ -10,8 +10,12 @@ struct SplitShape: CustomTestStringConvertible, Sendable {
   let k: Int
   let n: Int
   let forced: Bool
+  /// The register tile (the target's own unless a test asks for the other).
+  var tile = RegisterTile.native
 
-  var testDescription: String { "\(m)×\(k) · \(k)×\(n)\(forced ? ", forced" : "")" }
+  var testDescription: String {
+    "\(m)×\(k) · \(k)×\(n)\(forced ? ", forced" : ""), \(tile) tiles"
+  }
 }
 
 /// Every row count from 1 to 70, forced to split (kept small: the tests run unoptimised): columns
@@ -26,6 +30,23 @@ private let splitShapes: [SplitShape] =
     SplitShape(m: 300, k: 20, n: 70, forced: true), SplitShape(m: 260, k: 10, n: 40, forced: true),
     SplitShape(m: 20, k: 260, n: 40, forced: true), SplitShape(m: 5, k: 1, n: 80, forced: true),
   ]
+  + otherTileSplitShapes
+
+/// Rows around the other register tile's edges, split, and its row split (see `otherTileShapes`).
+private let otherTileSplitShapes: [SplitShape] = {
+  let other = RegisterTile.native == .wide ? RegisterTile.narrow : .wide
+  return
+    ((1...26).map { SplitShape(m: $0, k: 8, n: 40, forced: true) }
+    + [
+      SplitShape(m: 300, k: 20, n: 70, forced: true),
+      SplitShape(m: 200, k: 10, n: 40, forced: true),
+    ])
+    .map { shape in
+      var shape = shape
+      shape.tile = other
+      return shape
+    }
+}()
 
 /// The products of an LSTM step at B = 32, H = 128 at their real size (split by the thresholds,
 /// not forced), with the transposes they are called with: forward `h·W_hhᵀ`, backward `g·W_hh`,
@@ -63,7 +84,8 @@ private func kernelProduct<Scalar: TensorScalar>(
     guard let baseC = pc.baseAddress else { return }
     Kernels.matmul(
       a, b, into: baseC, m: shape.m, n: shape.n, k: shape.k, transposeA: transposeA,
-      transposeB: transposeB, accumulate: accumulate, threads: threads, splitAtAnySize: forced)
+      transposeB: transposeB, accumulate: accumulate, threads: threads, splitAtAnySize: forced,
+      tile: shape.tile)
   }
   return c
 }

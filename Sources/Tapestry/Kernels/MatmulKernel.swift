@@ -4,8 +4,10 @@
 //
 // Loop nest (outermost first), with the cache each level keeps its working set in:
 //   columns by `columnBlock` → depth by `depthBlock` → pack B block (L2)
-//   → rows by `rowBlock` → pack A block → row panel (`tileRows` rows, stays in L1)
-//   → column panel (`tileColumns` columns, streamed from L2) → micro-kernel.
+//   → rows by `rowBlock` → pack A block → row panel (the tile's rows, stays in L1)
+//   → column panel (the tile's columns, streamed from L2) → micro-kernel.
+// The register tile is 8 rows × 2 vectors or 6 × 1, whichever fits the target's vector
+// registers (`RegisterTile`).
 // Transposes are handled by the packing routines reading with swapped strides, so every
 // combination runs the same micro-kernel at the same speed. The exception is `A·Bᵀ` with few rows
 // (a recurrent step `h·Wᵀ`): packing would transpose all of W for a few rows, so it runs as
@@ -17,9 +19,6 @@ import Synchronization
 /// Tile and block sizes of the matrix-product kernel, in elements of the scalar type.
 @usableFromInline
 internal enum MatmulBlocking {
-  /// Rows of C per micro-kernel call: 8 rows × 2 vectors = 16 accumulator registers, leaving
-  /// room for the two B vectors and the A broadcast (x86-64 with AVX-512 has 32 vector registers).
-  static let tileRows = 8
   /// Depth of one packed block: a tile-row panel of A (8 × 256 × 4 bytes = 8 KiB for Float) stays
   /// in the 32 KiB L1 while the B panels stream past it.
   static let depthBlock = 256
@@ -28,8 +27,8 @@ internal enum MatmulBlocking {
   /// 64×512·(2048×512)ᵀ 142 → 157 GFLOP/s; 512 for every product made n = 512 and 1024 5–10%
   /// slower).
   static let inPlaceDepthBlock = 512
-  /// Rows of A packed at a time.
-  static let rowBlock = 128
+  /// Rows of A packed at a time, in tiles: 128 rows of 8-row tiles, 96 of 6-row ones.
+  static let rowBlockTiles = 16
   /// Bytes of packed B per block: half of the 1 MiB L2, so B stays there while A streams through.
   static let packedBBytes = 512 * 1024
   /// Below this many multiply-adds a second thread costs more to start than it saves. With the
@@ -62,11 +61,12 @@ extension Kernels {
   /// is `[k, n]`, stored `[n, k]` when `transposeB`. C is `[m, n]`. Up to `threads` threads split
   /// C between them when the product is large enough to pay for it, or whenever its shape allows
   /// with `splitAtAnySize` (for tests, which cover every way of splitting on small products).
+  /// `tile` is the register tile, the one that fits this target unless a test asks for another.
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, into c: UnsafeMutablePointer<Scalar>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
-    threads: Int, splitAtAnySize: Bool = false
+    threads: Int, splitAtAnySize: Bool = false, tile: RegisterTile = .native
   ) {
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
@@ -78,7 +78,7 @@ extension Kernels {
       aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
       bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
       cRowStride: n, cColumnStride: 1, accumulate: accumulate, threads: threads,
-      splitAtAnySize: splitAtAnySize)
+      splitAtAnySize: splitAtAnySize, tile: tile)
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
     // Float and Double once, in this module, whichever module the generic caller lives in.
     if Scalar.self == Float.self {
@@ -113,6 +113,11 @@ internal struct MatmulProblem: Sendable {
   let threads: Int
   /// Split whenever the shape allows, ignoring the thresholds (tests).
   let splitAtAnySize: Bool
+  /// The micro-kernel's register tile.
+  let tile: RegisterTile
+
+  /// Rows of A packed at a time: whole tiles.
+  var rowBlock: Int { MatmulBlocking.rowBlockTiles * tile.rows }
 
   /// Computes the product, splitting C between threads when it is large enough to pay for it.
   ///
@@ -151,7 +156,7 @@ internal struct MatmulProblem: Sendable {
       transposed.run(b, a, c)
       return
     }
-    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let tileColumns = tile.columns(Scalar.self)
     let parts = splits(m * n * k, above: MatmulBlocking.parallelThreshold) ? threads : 1
     if parts == 1 {
       compute(a, b, c, rows: 0..<m, columns: 0..<n)
@@ -162,9 +167,9 @@ internal struct MatmulProblem: Sendable {
     // blocks, columns for the skinny products that pack B (measured, serial halves of `g·W`
     // 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's time).
     let splitRows =
-      m >= parts * MatmulBlocking.rowBlock
-      || (readsBInPlace(Scalar.self) && m >= parts * MatmulBlocking.tileRows)
-    let unit = splitRows ? MatmulBlocking.tileRows : tileColumns
+      m >= parts * rowBlock
+      || (readsBInPlace(Scalar.self) && m >= parts * tile.rows)
+    let unit = splitRows ? tile.rows : tileColumns
     let extent = splitRows ? m : n
     let units = (extent + unit - 1) / unit
     // Two threads take pieces from a counter, so a worker that starts late or loses its core
@@ -225,7 +230,8 @@ internal struct MatmulProblem: Sendable {
       let piece = MatmulProblem(
         m: 1, n: columns.count, k: k, aRowStride: aRowStride, aColumnStride: aColumnStride,
         bRowStride: bRowStride, bColumnStride: bColumnStride, cRowStride: cRowStride,
-        cColumnStride: cColumnStride, accumulate: accumulate, threads: 1, splitAtAnySize: false)
+        cColumnStride: cColumnStride, accumulate: accumulate, threads: 1, splitAtAnySize: false,
+        tile: tile)
       piece.vectorTimesMatrix(
         addresses.a, addresses.b + columns.lowerBound * bColumnStride,
         addresses.c + columns.lowerBound * cColumnStride)
@@ -242,7 +248,7 @@ internal struct MatmulProblem: Sendable {
       m: n, n: m, k: k, aRowStride: bColumnStride, aColumnStride: bRowStride,
       bRowStride: aColumnStride, bColumnStride: aRowStride, cRowStride: cColumnStride,
       cColumnStride: cRowStride, accumulate: accumulate, threads: threads,
-      splitAtAnySize: splitAtAnySize)
+      splitAtAnySize: splitAtAnySize, tile: tile)
   }
 
   /// Whether B is read where it is rather than packed: up to ``MatmulBlocking/skinnyRows`` rows
@@ -264,8 +270,8 @@ internal struct MatmulProblem: Sendable {
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
     rows: Range<Int>, columns: Range<Int>
   ) {
-    let tileRows = MatmulBlocking.tileRows
-    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let tileRows = tile.rows
+    let tileColumns = tile.columns(Scalar.self)
     // With few columns each packed A panel would be used by only one or two B panels, so A is
     // broadcast from where it is: W in the swapped `A·Bᵀ`, or the transposed gradient in a weight
     // gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line). Decided on the whole
@@ -279,7 +285,6 @@ internal struct MatmulProblem: Sendable {
       tileColumns,
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
         * tileColumns)
-    let rowBlock = MatmulBlocking.rowBlock
     let readBInPlace = readsBInPlace(Scalar.self)
     let packedBCount = depthBlock * min(columnBlock, roundUp(columns.count, tileColumns))
     let packedACount = depthBlock * min(rowBlock, roundUp(rows.count, tileRows))
@@ -346,9 +351,9 @@ internal struct MatmulProblem: Sendable {
     }
   }
 
-  /// One `tileRows × tileColumns` tile of C at `target`, of which `validRows × validColumns`
-  /// exist: written directly when whole and stored row-major, otherwise computed into `edge` and
-  /// copied from there.
+  /// One register tile of C at `target`, of which `validRows × validColumns` exist: written
+  /// directly when whole and stored row-major, otherwise computed into `edge` and copied from
+  /// there.
   @inline(__always)
   func tile<Scalar: TensorScalar>(
     _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
@@ -356,15 +361,15 @@ internal struct MatmulProblem: Sendable {
     _ target: UnsafeMutablePointer<Scalar>, _ validRows: Int, _ validColumns: Int,
     _ addInto: Bool, _ edge: UnsafeMutablePointer<Scalar>
   ) {
-    let tileRows = MatmulBlocking.tileRows
-    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let tileRows = tile.rows
+    let tileColumns = tile.columns(Scalar.self)
     if cColumnStride == 1 && validRows == tileRows && validColumns == tileColumns {
-      matmulMicroKernel(
+      microKernel(
         depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, target,
         cRowStride, addInto)
       return
     }
-    matmulMicroKernel(
+    microKernel(
       depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, edge, tileColumns,
       false)
     if cColumnStride == 1 {
@@ -397,20 +402,36 @@ internal struct MatmulProblem: Sendable {
   }
 
   /// Copies the first `count` columns of a whole tile in `edge` into a transposed C at `target`:
-  /// column `s` of the tile is eight contiguous values of row `s` of C, one vector store.
+  /// column `s` of the tile is the tile's rows (8 or 6) of contiguous values of row `s` of C,
+  /// written with one or two vector stores.
   @inline(__always)
   func storeTransposed<Element: SIMDScalar & FloatingPoint>(
     _ edge: UnsafePointer<Element>, _ stride: Int, _ target: UnsafeMutablePointer<Element>,
     _ count: Int, _ addInto: Bool
   ) {
+    if tile.rows == 8 {
+      for s in 0..<count {
+        let column = edge + s
+        let values = SIMD8(
+          column[0], column[stride], column[2 * stride], column[3 * stride], column[4 * stride],
+          column[5 * stride], column[6 * stride], column[7 * stride])
+        let row = UnsafeMutableRawPointer(target + s * cColumnStride)
+        let old = addInto ? row.loadUnaligned(as: SIMD8<Element>.self) : SIMD8()
+        row.storeBytes(of: old + values, as: SIMD8<Element>.self)
+      }
+      return
+    }
+    precondition(tile.rows == 6, "storeTransposed: no transposed store for \(tile) tiles")
     for s in 0..<count {
       let column = edge + s
-      let values = SIMD8(
-        column[0], column[stride], column[2 * stride], column[3 * stride], column[4 * stride],
-        column[5 * stride], column[6 * stride], column[7 * stride])
+      let first = SIMD4(column[0], column[stride], column[2 * stride], column[3 * stride])
+      let last = SIMD2(column[4 * stride], column[5 * stride])
       let row = UnsafeMutableRawPointer(target + s * cColumnStride)
-      let old = addInto ? row.loadUnaligned(as: SIMD8<Element>.self) : SIMD8()
-      row.storeBytes(of: old + values, as: SIMD8<Element>.self)
+      let oldFirst = addInto ? row.loadUnaligned(as: SIMD4<Element>.self) : SIMD4()
+      let lastAddress = row + 4 * MemoryLayout<Element>.stride
+      let oldLast = addInto ? lastAddress.loadUnaligned(as: SIMD2<Element>.self) : SIMD2()
+      row.storeBytes(of: oldFirst + first, as: SIMD4<Element>.self)
+      lastAddress.storeBytes(of: oldLast + last, as: SIMD2<Element>.self)
     }
   }
 
@@ -550,7 +571,7 @@ internal struct MatmulProblem: Sendable {
     _ a: UnsafePointer<Scalar>, into packed: UnsafeMutablePointer<Scalar>, rows: Range<Int>,
     depth: Range<Int>
   ) {
-    let tileRows = MatmulBlocking.tileRows
+    let tileRows = tile.rows
     let kc = depth.count
     var out = packed
     for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
@@ -595,7 +616,7 @@ internal struct MatmulProblem: Sendable {
     _ b: UnsafePointer<Scalar>, into packed: UnsafeMutablePointer<Scalar>, depth: Range<Int>,
     columns: Range<Int>
   ) {
-    let tileColumns = 2 * Scalar.Vector.scalarCount
+    let tileColumns = tile.columns(Scalar.self)
     let kc = depth.count
     var out = packed
     for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tileColumns) {
@@ -605,10 +626,11 @@ internal struct MatmulProblem: Sendable {
           let source = b + (depth.lowerBound + p) * bRowStride + j0
           let row = out + p * tileColumns
           if valid == tileColumns {
-            // Two vector moves: a `memmove` call per 32 elements costs more than the copy.
+            // Vector moves: a `memmove` call per panel row costs more than the copy.
             let width = Scalar.Vector.scalarCount
-            store(load(source) as Scalar.Vector, row, false)
-            store(load(source + width) as Scalar.Vector, row + width, false)
+            for v in 0..<tile.vectors {
+              store(load(source + v * width) as Scalar.Vector, row + v * width, false)
+            }
           } else {
             row.update(from: source, count: valid)
             (row + valid).update(repeating: 0, count: tileColumns - valid)
@@ -696,6 +718,26 @@ private func store<Scalar: TensorScalar>(
   UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Scalar.Vector.self)
 }
 
+extension MatmulProblem {
+  /// The micro-kernel of this problem's register tile.
+  @inline(__always)
+  func microKernel<Scalar: TensorScalar>(
+    _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
+    _ panelAStepStride: Int, _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int,
+    _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
+  ) {
+    if tile == .wide {
+      wideMicroKernel(
+        depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, c, rowStride,
+        accumulate)
+    } else {
+      narrowMicroKernel(
+        depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, c, rowStride,
+        accumulate)
+    }
+  }
+}
+
 /// The 8 × (2 vectors) register tile: `C[0..<8, 0..<2w] (+)= panelA · panelB` over `depth` steps,
 /// where `panelA` holds 8 values per step, row `r` of step `p` at `r·panelARowStride +
 /// p·panelAStepStride` (packed: 1 and 8; a row-major A read in place: its row stride and 1), and
@@ -704,7 +746,7 @@ private func store<Scalar: TensorScalar>(
 /// The sixteen accumulators are separate variables so that they live in registers for the whole
 /// loop; each step is 2 vector loads, 8 broadcasts and 16 fused multiply-adds.
 @inline(__always)
-private func matmulMicroKernel<Scalar: TensorScalar>(
+private func wideMicroKernel<Scalar: TensorScalar>(
   _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int, _ panelAStepStride: Int,
   _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int, _ c: UnsafeMutablePointer<Scalar>,
   _ rowStride: Int, _ accumulate: Bool
@@ -781,4 +823,47 @@ private func matmulMicroKernel<Scalar: TensorScalar>(
   store(c61, lower + 2 * rowStride + width, accumulate)
   store(c70, lower + 3 * rowStride, accumulate)
   store(c71, lower + 3 * rowStride + width, accumulate)
+}
+
+/// The 6 × (1 vector) register tile, for targets where a vector takes several registers (see
+/// ``RegisterTile/narrow``): `C[0..<6, 0..<w] (+)= panelA · panelB`, the layout as in
+/// ``wideMicroKernel(_:_:_:_:_:_:_:_:_:)`` with 6 values of A per step. Each step is 1 vector
+/// load, 6 broadcasts and 6 fused multiply-adds.
+@inline(__always)
+private func narrowMicroKernel<Scalar: TensorScalar>(
+  _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int, _ panelAStepStride: Int,
+  _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int, _ c: UnsafeMutablePointer<Scalar>,
+  _ rowStride: Int, _ accumulate: Bool
+) {
+  typealias Vector = Scalar.Vector
+  var c0 = Vector()
+  var c1 = Vector()
+  var c2 = Vector()
+  var c3 = Vector()
+  var c4 = Vector()
+  var c5 = Vector()
+  // Rows 3–5 from a second pointer, as in the wide kernel.
+  var a = panelA
+  var lowerA = panelA + 3 * panelARowStride
+  let stride2 = 2 * panelARowStride
+  var b = panelB
+  for _ in 0..<depth {
+    let b0: Vector = load(b)
+    c0 = multiplyAdd(c0, Vector(repeating: a[0]), b0)
+    c1 = multiplyAdd(c1, Vector(repeating: a[panelARowStride]), b0)
+    c2 = multiplyAdd(c2, Vector(repeating: a[stride2]), b0)
+    c3 = multiplyAdd(c3, Vector(repeating: lowerA[0]), b0)
+    c4 = multiplyAdd(c4, Vector(repeating: lowerA[panelARowStride]), b0)
+    c5 = multiplyAdd(c5, Vector(repeating: lowerA[stride2]), b0)
+    a += panelAStepStride
+    lowerA += panelAStepStride
+    b += panelBStride
+  }
+  store(c0, c, accumulate)
+  store(c1, c + rowStride, accumulate)
+  store(c2, c + 2 * rowStride, accumulate)
+  let lower = c + 3 * rowStride
+  store(c3, lower, accumulate)
+  store(c4, lower + rowStride, accumulate)
+  store(c5, lower + 2 * rowStride, accumulate)
 }
