@@ -33,7 +33,7 @@ extension Kernels {
           var lanes = Scalar.Vector(repeating: initial)
           var r = 0
           while r + width <= count {
-            lanes = vcombine(lanes, Scalar.Vector(input[(start + r)..<(start + r + width)]))
+            lanes = vcombine(lanes, Scalar.Vector.loadUnaligned(from: input, at: start + r))
             r += width
           }
           var total = initial
@@ -56,8 +56,8 @@ extension Kernels {
               var k = 0
               while k + width <= inner {
                 vcombine(
-                  Scalar.Vector(row[k..<(k + width)]),
-                  Scalar.Vector(input[(offset + k)..<(offset + k + width)])
+                  Scalar.Vector.loadUnaligned(from: row, at: k),
+                  Scalar.Vector.loadUnaligned(from: input, at: offset + k)
                 ).storeUnaligned(to: row, at: k)
                 k += width
               }

@@ -280,10 +280,10 @@ extension Tensor {
           bScalars.withUnsafeBufferPointer { pb in
             var i = 0
             while i + width <= count {
-              var chosen = Scalar.Vector(pb[i..<(i + width)])
+              var chosen = Scalar.Vector.loadUnaligned(from: pb, at: i)
               chosen.replace(
-                with: Scalar.Vector(pa[i..<(i + width)]),
-                where: Scalar.Vector(m[i..<(i + width)]) .!= 0)
+                with: Scalar.Vector.loadUnaligned(from: pa, at: i),
+                where: Scalar.Vector.loadUnaligned(from: m, at: i) .!= 0)
               chosen.storeUnaligned(to: out, at: i)
               i += width
             }
@@ -355,7 +355,8 @@ extension Kernels {
     let n = source.count
     var i = 0
     while i + width <= n {
-      (Scalar.Vector(destination[i..<(i + width)]) + Scalar.Vector(source[i..<(i + width)]))
+      (Scalar.Vector.loadUnaligned(from: destination, at: i)
+        + Scalar.Vector.loadUnaligned(from: source, at: i))
         .storeUnaligned(to: destination, at: i)
       i += width
     }
