@@ -17,6 +17,12 @@ internal struct RegisterTile: Sendable, Equatable, CustomStringConvertible {
   /// Vectors of `Scalar.Vector` per row.
   @usableFromInline let vectors: Int
 
+  /// Private: the kernels have code for the two tiles below and no others.
+  private init(rows: Int, vectors: Int) {
+    self.rows = rows
+    self.vectors = vectors
+  }
+
   /// 8 × 2 vectors: for 32 registers that each hold a whole `Scalar.Vector` (AVX-512).
   @usableFromInline static let wide = RegisterTile(rows: 8, vectors: 2)
   /// 6 × 1 vector: for targets where a `Scalar.Vector` takes two registers of sixteen (AVX2) or
