@@ -16,4 +16,10 @@ public enum ComputeSettings {
     get { threadCount.load(ordering: .relaxed) }
     set { threadCount.store(max(1, newValue), ordering: .relaxed) }
   }
+
+  /// The register tile of the matrix-product kernel in this build, rows × vectors of 16 Floats
+  /// (8 Doubles): `"8x2"` where the compiler targets 512-bit vector registers (AVX-512), `"6x1"`
+  /// elsewhere (AVX2, NEON, and debug builds). Benchmarks print it, since the same code runs at
+  /// very different speeds depending on which tile the machine that built it could hold.
+  public static var registerTile: String { RegisterTile.native.description }
 }

@@ -142,7 +142,8 @@ enum BenchCommand {
     let sizes = options.quick ? options.sizes.filter { $0 == .small } : options.sizes
     print(
       "tapestry bench: \(ProcessFacts.cpuModel() ?? "unknown CPU"), threads \(options.threads)"
-        + (pinned ? ", pinned to CPU 0" : ", not pinned"))
+        + (pinned ? ", pinned to CPU 0" : ", not pinned")
+        + ", matmul tile \(ComputeSettings.registerTile)")
     if options.memory {
       // Every size asked for, even with --quick: a few L steps give its peak.
       try memoryRun(sizes: options.sizes, steps: options.quick ? 10 : 1000)

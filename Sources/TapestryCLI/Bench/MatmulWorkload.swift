@@ -11,7 +11,7 @@ enum MatmulWorkload {
   static let squareSizes = [128, 256, 512, 1024]
 
   /// `(B, H)` of the recurrent products `h [B, H] · W_hhᵀ` with `W_hh` `[4H, H]`: W1's S, M and
-  /// L sizes.
+  /// L sizes; for B > 1 also the backward pass's `g·W_hh` and `gᵀ·h`, with g `[B, 4H]`.
   static let skinnyShapes = [(1, 32), (32, 128), (64, 512), (1, 512)]
 
   /// Runs W0 by `plan` for the given square sizes, then the skinny shapes.
@@ -39,6 +39,21 @@ enum MatmulWorkload {
           perCall: flopsPerCall, cell: "matmul_skinny", size: "\(batch)x\(hidden)",
           variant: "h·Wᵀ, W \(4 * hidden)x\(hidden)"
         ) { blackHole(matmul(h, w, transposeB: true)) })
+      guard batch > 1 else { continue }
+      // The backward pass's two products: the state's gradient g·W_hh and the weight's gᵀ·h.
+      let g = Tensor<Float>.normal([batch, 4 * hidden], seed: 6)
+      records.append(
+        timed(
+          plan: plan, threads: threads, flops: 2 * Double(batch * hidden * 4 * hidden),
+          perCall: flopsPerCall, cell: "matmul_skinny", size: "\(batch)x\(hidden)",
+          variant: "g·W, W \(4 * hidden)x\(hidden)"
+        ) { blackHole(matmul(g, w)) })
+      records.append(
+        timed(
+          plan: plan, threads: threads, flops: 2 * Double(batch * hidden * 4 * hidden),
+          perCall: flopsPerCall, cell: "matmul_skinny", size: "\(batch)x\(hidden)",
+          variant: "gᵀ·h, g \(batch)x\(4 * hidden)"
+        ) { blackHole(matmul(g, h, transposeA: true)) })
     }
     return records
   }
