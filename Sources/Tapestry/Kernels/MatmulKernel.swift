@@ -371,9 +371,8 @@ internal struct MatmulProblem: Sendable {
     }
     // The last rows of a batch of 32 or 64 (a recurrent step's `g·W_hh`) leave 2 or 4 rows of a
     // 6-row tile: computed by a kernel of that height straight into C rather than as a whole
-    // tile into `edge` and copied (processor time under
-    // valgrind, which follows instruction counts: `g·W_hh` 32×512·512×128 0.88×, 64×2048·2048×512
-    // 0.96×).
+    // tile into `edge` and copied (processor time under valgrind, which follows instruction
+    // counts: `g·W_hh` 32×512·512×128 0.88×, 64×2048·2048×512 0.96×).
     if cColumnStride == 1 && tile == .narrow && validColumns == tileColumns
       && (validRows == 2 || validRows == 4)
     {
