@@ -286,8 +286,8 @@ struct PackedPanels: @unchecked Sendable {
 /// Register-tiled: each step of the inner loop broadcasts 8 values of A's row t and multiplies
 /// them into B's row of 16, 16 vector accumulators for an 8×16 tile of C, so every load feeds
 /// 8 to 16 multiply-adds; with `tile` ``RegisterTile/narrow`` (the default where 8 Doubles
-/// take two registers) the tile is summed in smaller register blocks, ``addNarrowTile``. Blocked for the caches: the depth in blocks of 512 rows and C's rows in
-/// blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
+/// take two registers) the tile is summed in smaller register blocks, ``addNarrowTile``.
+/// Blocked for the caches: the depth in blocks of 512 rows and C's rows in blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
 /// second-level cache while every B panel to their left passes once; streaming all of A per
 /// panel instead ran from the third-level cache at about half the speed (measured: 20 → 25
 /// billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows, one core).
@@ -380,13 +380,17 @@ private func lowerTile(
   }
   guard tile == .wide else {
     // The sums go through a zeroed 8×16 tile on the stack, then through the same masked add.
-    withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { sums in
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 128) { sums in
       guard let base = sums.baseAddress else { return }
-      base.initialize(repeating: V(), count: 16)
+      base.initialize(repeating: 0, count: 128)
       addNarrowTile(
-        a: a, aStride: 16, low: b, high: b + 8, bStride: 16, depth: depth,
-        into: UnsafeMutableRawPointer(base).assumingMemoryBound(to: Double.self))
-      for r in 0..<8 { add(r, base[2 * r], base[2 * r + 1]) }
+        a: a, aStride: 16, low: b, high: b + 8, bStride: 16, depth: depth, into: base)
+      let tile = UnsafeRawPointer(base)
+      for r in 0..<8 {
+        add(
+          r, tile.load(fromByteOffset: r * 128, as: V.self),
+          tile.load(fromByteOffset: r * 128 + 64, as: V.self))
+      }
     }
     return
   }
