@@ -51,11 +51,14 @@ import Testing
     return zip(a, b).allSatisfy { abs($0 - $1) <= 1e-13 * Double(rows) * Swift.max(1, scale) }
   }
 
+  /// Both tile kernels on one and two threads: each target builds with one of them as its own
+  /// (`RegisterTile.native`), so the other is checked by asking for it.
   @Test(
     arguments: [
       (1, 1), (3, 7), (5, 8), (9, 9), (16, 16), (40, 17), (33, 31), (600, 130), (1100, 257),
-    ], [1, 2])
-  func matchesTheDefinition(shape: (rows: Int, width: Int), threads: Int) {
+    ], [(1, RegisterTile.wide), (2, .wide), (1, .narrow), (2, .narrow)])
+  func matchesTheDefinition(shape: (rows: Int, width: Int), run: (threads: Int, tile: RegisterTile))
+  {
     let (rows, width) = shape
     // A row stride longer than the width: the kernel reads only the first `width` columns.
     let padding = 3
@@ -65,7 +68,7 @@ import Testing
       shift.withUnsafeBufferPointer { shift in
         gram.add(
           rows: rows, of: x.baseAddress!, stride: width + padding, shift: shift.baseAddress!,
-          threads: threads)
+          threads: run.threads, tile: run.tile)
       }
     }
     let expected = Self.reference(

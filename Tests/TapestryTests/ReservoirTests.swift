@@ -1,7 +1,8 @@
 import Foundation
-import Tapestry
 import TapestryTestSupport
 import Testing
+
+@testable import Tapestry
 
 /// The scalars of Fixtures/Reservoir/reservoir.json (written by make_fixtures.py there).
 struct ReservoirFixture: Decodable, Sendable {
@@ -193,15 +194,17 @@ extension ReservoirSparseMatrixTests {
 @Suite struct ReservoirLinearAlgebraTests {
   /// A symmetric matrix of order 140 (a 128-column block and a rest, so the blocked update
   /// runs), positive definite and indefinite, and one of order 600 (panels large enough to be
-  /// split between threads), all solved to rounding.
-  @Test(arguments: [(140, 0.0), (140, -3.0), (600, 0.0)])
-  func symmetricSolveMatchesTheSystem(n: Int, shift: Double) {
+  /// split between threads), all solved to rounding, with the trailing updates in either register
+  /// tile (the target's own and the other).
+  @Test(arguments: [(140, 0.0), (140, -3.0), (600, 0.0)], [RegisterTile.wide, .narrow])
+  func symmetricSolveMatchesTheSystem(system: (n: Int, shift: Double), tile: RegisterTile) {
+    let (n, shift) = system
     let a = randomTensor([n, n], seed: 51)
     let symmetric =
       matmul(a, a, transposeB: true) / Double(n)
       + Tensor(shape: [n, n], scalars: (0..<(n * n)).map { $0 % (n + 1) == 0 ? 0.5 + shift : 0 })
     let rhs = randomTensor([n, 3], seed: 52)
-    let factorization = CholeskyFactorization(symmetric)
+    let factorization = CholeskyFactorization(symmetric, tile: tile)
     #expect(factorization.pivots.allSatisfy { $0 > 0 } == (shift == 0))
     let solution = factorization.solve(rhs)
     expectClose(matmul(symmetric, solution), rhs, relativeTolerance: 1e-9, absoluteTolerance: 1e-9)

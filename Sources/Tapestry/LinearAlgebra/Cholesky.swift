@@ -36,6 +36,12 @@ public struct CholeskyFactorization: Sendable {
   /// Traps, naming the shape, unless `matrix` is square; traps, naming the column, on a zero or
   /// non-finite pivot.
   public init(_ matrix: Tensor<Double>) {
+    self.init(matrix, tile: .native)
+  }
+
+  /// Factors `matrix` with the trailing updates in the register tile `tile` (the target's own,
+  /// unless a test asks for the other).
+  init(_ matrix: Tensor<Double>, tile: RegisterTile) {
     precondition(
       matrix.rank == 2 && matrix.shape[0] == matrix.shape[1],
       "CholeskyFactorization: shape \(matrix.shape) is not a square matrix")
@@ -61,7 +67,7 @@ public struct CholeskyFactorization: Sendable {
             a.withUnsafeMutableBufferPointer { a in
               addLowerProduct(
                 left, right, into: a, offset: end * n + end, stride: n,
-                threads: ComputeSettings.threads)
+                threads: ComputeSettings.threads, tile: tile)
             }
           }
         }
@@ -241,7 +247,7 @@ private func subtractScaled(
 
 /// The columns of a depth×width matrix M in panels of 16, each panel depth×16 and contiguous
 /// (entry (t, c) at `values[(c / 16)·depth·16 + t·16 + c % 16]`, columns past `width` zero): the
-/// layout ``addLowerProduct(_:_:into:offset:stride:threads:)`` streams, one row of 16 per
+/// layout ``addLowerProduct(_:_:into:offset:stride:threads:tile:)`` streams, one row of 16 per
 /// multiply-add step.
 struct PackedPanels: @unchecked Sendable {
   /// The number of rows t.
@@ -279,8 +285,9 @@ struct PackedPanels: @unchecked Sendable {
 ///
 /// Register-tiled: each step of the inner loop broadcasts 8 values of A's row t and multiplies
 /// them into B's row of 16, 16 vector accumulators for an 8×16 tile of C, so every load feeds
-/// 8 to 16 multiply-adds. Blocked for the caches: the depth in blocks of 512 rows and C's rows in
-/// blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
+/// 8 to 16 multiply-adds; with `tile` ``RegisterTile/narrow`` (the default where 8 Doubles
+/// take two registers) the tile is summed in smaller register blocks, ``addNarrowTile``.
+/// Blocked for the caches: the depth in blocks of 512 rows and C's rows in blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
 /// second-level cache while every B panel to their left passes once; streaming all of A per
 /// panel instead ran from the third-level cache at about half the speed (measured: 20 → 25
 /// billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows, one core).
@@ -288,7 +295,7 @@ struct PackedPanels: @unchecked Sendable {
 /// back-and-forth order because the blocks further down have more tiles.
 func addLowerProduct(
   _ a: PackedPanels, _ b: PackedPanels, into c: UnsafeMutableBufferPointer<Double>, offset: Int,
-  stride: Int, threads: Int
+  stride: Int, threads: Int, tile: RegisterTile = .native
 ) {
   precondition(a.depth == b.depth && a.width == b.width, "addLowerProduct: shapes differ")
   let width = a.width
@@ -320,7 +327,7 @@ func addLowerProduct(
                 lowerTile(
                   a: operands.a + ((strip / 2) * depth + start) * 16 + (strip % 2) * 8, b: bBlock,
                   depth: count, c: output.c, stride: stride, row: strip * 8, column: panel * 16,
-                  width: width)
+                  width: width, tile: tile)
               }
             }
           }
@@ -336,26 +343,57 @@ func addLowerProduct(
   }
 }
 
-/// The packed operands of ``addLowerProduct(_:_:into:offset:stride:threads:)``, read by every thread.
+/// The packed operands of ``addLowerProduct(_:_:into:offset:stride:threads:tile:)``, read by every thread.
 private struct LowerProductOperands: @unchecked Sendable {
   let a: UnsafePointer<Double>
   let b: UnsafePointer<Double>
 }
 
-/// The output of ``addLowerProduct(_:_:into:offset:stride:threads:)``; threads write disjoint columns.
+/// The output of ``addLowerProduct(_:_:into:offset:stride:threads:tile:)``; threads write disjoint columns.
 private struct LowerProductOutput: @unchecked Sendable {
   let c: UnsafeMutablePointer<Double>
 }
 
 /// Adds the 8×16 tile of AᵀB at (`row`, `column`) to C over `depth` rows of the packed
 /// operands (`a` at the strip's 8 columns, `b` at the panel's 16, both 16 apart), writing only
-/// entries with j ≤ i < `width`.
+/// entries with j ≤ i < `width`; in the register tile `tile`.
 @inline(__always)
 private func lowerTile(
   a: UnsafePointer<Double>, b: UnsafePointer<Double>, depth: Int, c: UnsafeMutablePointer<Double>,
-  stride: Int, row: Int, column: Int, width: Int
+  stride: Int, row: Int, column: Int, width: Int, tile: RegisterTile
 ) {
   typealias V = SIMD8<Double>
+  @inline(__always) func add(_ r: Int, _ low: V, _ high: V) {
+    let i = row + r
+    guard i < width else { return }
+    let limit = Swift.min(16, i - column + 1, width - column)
+    let target = c + i * stride + column
+    if limit == 16 {
+      let raw = UnsafeMutableRawPointer(target)
+      raw.storeBytes(of: raw.loadUnaligned(as: V.self) + low, as: V.self)
+      raw.storeBytes(
+        of: raw.loadUnaligned(fromByteOffset: 64, as: V.self) + high,
+        toByteOffset: 64, as: V.self)
+    } else {
+      for j in 0..<Swift.max(0, limit) { target[j] += j < 8 ? low[j] : high[j - 8] }
+    }
+  }
+  guard tile == .wide else {
+    // The sums go through a zeroed 8×16 tile on the stack, then through the same masked add.
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 128) { sums in
+      guard let base = sums.baseAddress else { return }
+      base.initialize(repeating: 0, count: 128)
+      addNarrowTile(
+        a: a, aStride: 16, low: b, high: b + 8, bStride: 16, depth: depth, into: base)
+      let tile = UnsafeRawPointer(base)
+      for r in 0..<8 {
+        add(
+          r, tile.load(fromByteOffset: r * 128, as: V.self),
+          tile.load(fromByteOffset: r * 128 + 64, as: V.self))
+      }
+    }
+    return
+  }
   var (c0, d0, c1, d1, c2, d2, c3, d3) = (V(), V(), V(), V(), V(), V(), V(), V())
   var (c4, d4, c5, d5, c6, d6, c7, d7) = (V(), V(), V(), V(), V(), V(), V(), V())
   let rawB = UnsafeRawPointer(b)
@@ -379,21 +417,6 @@ private func lowerTile(
     d6 = multiplyAdd(d6, V(repeating: s[6]), high)
     c7 = multiplyAdd(c7, V(repeating: s[7]), low)
     d7 = multiplyAdd(d7, V(repeating: s[7]), high)
-  }
-  @inline(__always) func add(_ r: Int, _ low: V, _ high: V) {
-    let i = row + r
-    guard i < width else { return }
-    let limit = Swift.min(16, i - column + 1, width - column)
-    let target = c + i * stride + column
-    if limit == 16 {
-      let raw = UnsafeMutableRawPointer(target)
-      raw.storeBytes(of: raw.loadUnaligned(as: V.self) + low, as: V.self)
-      raw.storeBytes(
-        of: raw.loadUnaligned(fromByteOffset: 64, as: V.self) + high,
-        toByteOffset: 64, as: V.self)
-    } else {
-      for j in 0..<Swift.max(0, limit) { target[j] += j < 8 ? low[j] : high[j - 8] }
-    }
   }
   add(0, c0, d0)
   add(1, c1, d1)
