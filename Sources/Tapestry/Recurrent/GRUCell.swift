@@ -82,15 +82,11 @@ public struct GRUCell<Scalar: TensorScalar>: InputProjectingCell {
     checkState(state, named: "state", batchSize: projectedInput.shape[0])
     var fromState = matmul(state, weight_hh.value, transposeB: true)
     if let hiddenBias = bias_hh { fromState = fromState + hiddenBias.value }
-    // The reset and update gates are side by side in both terms, so one sum and one sigmoid
-    // cover both: two ops fewer per step than gate by gate.
-    let size = hiddenSize
-    let x = projectedInput.split(sizes: [2 * size, size], alongAxis: 1)
-    let h = fromState.split(sizes: [2 * size, size], alongAxis: 1)
-    let gates = sigmoid(x[0] + h[0]).chunked(into: 2, alongAxis: 1)
-    let reset = probe(gates[0], as: "gate.reset")
-    let update = probe(gates[1], as: "gate.update")
-    let candidate = probe(tanh(x[1] + reset * h[1]), as: "gate.candidate")
+    let x = projectedInput.chunked(into: 3, alongAxis: 1)
+    let h = fromState.chunked(into: 3, alongAxis: 1)
+    let reset = probe(sigmoid(x[0] + h[0]), as: "gate.reset")
+    let update = probe(sigmoid(x[1] + h[1]), as: "gate.update")
+    let candidate = probe(tanh(x[2] + reset * h[2]), as: "gate.candidate")
     // (1 − z)·n + z·h written as n + z·(h − n): three ops instead of four, and PyTorch's own
     // order of operations.
     let hidden = candidate + update * (state - candidate)
