@@ -38,7 +38,7 @@ extension Tensor {
     guard positions.contains(where: { $0 >= 0 }) else { return self }
     return linked(
       on: tape, as: name, inputs: EntryInputs(indices: positions, shapes: inputs.map(\.shape)),
-      derivative: .closure(pullback), keepingOutput: true, checking: inputs)
+      derivative: .closure(pullback), saving: SavedValues(keepingOutput: true), checking: inputs)
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of one input whose pullback reads
@@ -51,13 +51,9 @@ extension Tensor {
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
     guard let (tape, inputs) = Tensor.recordingTape(of: input) else { return self }
-    // Read before the values move into the derivative: reading them out of the enum afterwards
-    // copies the whole payload.
-    let values = saved()
-    let keepingOutput = values.keepsOutput
     return linked(
-      on: tape, as: name, inputs: inputs, derivative: .builtin(pullback, values),
-      keepingOutput: keepingOutput, checking: [input])
+      on: tape, as: name, inputs: inputs, derivative: .builtin(pullback), saving: saved(),
+      checking: [input])
   }
 
   /// ``recorded(as:_:saving:pullback:)`` with a pullback that adds into the input's gradient
@@ -70,11 +66,9 @@ extension Tensor {
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
     guard let (tape, inputs) = Tensor.recordingTape(of: input) else { return self }
-    let values = saved()
-    let keepingOutput = values.keepsOutput
     return linked(
-      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback, values),
-      keepingOutput: keepingOutput, checking: [input])
+      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback), saving: saved(),
+      checking: [input])
   }
 
   /// ``recorded(as:_:_:saving:pullback:)`` with a pullback that adds into the inputs' gradient
@@ -88,11 +82,9 @@ extension Tensor {
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
     guard let (tape, inputs) = Tensor.recordingTape(of: first, second) else { return self }
-    let values = saved()
-    let keepingOutput = values.keepsOutput
     return linked(
-      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback, values),
-      keepingOutput: keepingOutput, checking: [first, second])
+      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback), saving: saved(),
+      checking: [first, second])
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of two inputs whose pullback reads
@@ -106,11 +98,9 @@ extension Tensor {
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
     guard let (tape, inputs) = Tensor.recordingTape(of: first, second) else { return self }
-    let values = saved()
-    let keepingOutput = values.keepsOutput
     return linked(
-      on: tape, as: name, inputs: inputs, derivative: .builtin(pullback, values),
-      keepingOutput: keepingOutput, checking: [first, second])
+      on: tape, as: name, inputs: inputs, derivative: .builtin(pullback), saving: saved(),
+      checking: [first, second])
   }
 
   /// The active, recording tape and the entry inputs of an op of one input, or `nil` when the
@@ -135,19 +125,19 @@ extension Tensor {
     return (tape, EntryInputs(firstPosition, first.shape, secondPosition, second.shape))
   }
 
-  /// Appends `self` to `tape` (keeping its elements when `keepingOutput`, which is
-  /// `derivative`'s ``Derivative/readsOutput``) and, in anomaly mode, checks it against `inputs`.
+  /// Appends `self` to `tape` with `derivative` and the values it reads and, in anomaly mode,
+  /// checks it against `inputs`.
   @inlinable
   func linked(
     on tape: Tape<Scalar>, as name: String, inputs: consuming EntryInputs,
-    derivative: consuming Derivative<Scalar>, keepingOutput: Bool,
+    derivative: consuming Derivative<Scalar>, saving saved: consuming SavedValues<Scalar>,
     checking checkedInputs: @autoclosure () -> [Tensor]
   ) -> Tensor {
     var output = self
     output.node = nil
     let linked = tape.append(
       op: name, inputs: consume inputs, output: consume output, derivative: consume derivative,
-      keepingOutput: keepingOutput)
+      saved: consume saved)
     if tape.anomalyRecorder != nil {
       tape.checkForward(checkedInputs(), output: linked, at: tape.entryCount - 1)
     }

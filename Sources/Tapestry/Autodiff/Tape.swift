@@ -101,25 +101,20 @@ internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
 ) -> Void
 
 /// How the gradient of an entry flows back to its inputs.
+///
+/// A built-in op's saved values are a field of its entry, not part of this enum: binding them
+/// out of an enum case in the backward pass copied them (and destroyed the original) through
+/// their value witnesses, and reading whether they keep the output copied them again.
 @usableFromInline
 internal enum Derivative<Scalar: TensorScalar> {
   /// A watched variable: the gradient stops here.
   case leaf
   /// A pullback given to ``Tensor/recorded(as:from:pullback:)``.
   case closure(Pullback<Scalar>)
-  /// A built-in op's pullback and the values it reads.
-  case builtin(BuiltinPullback<Scalar>, SavedValues<Scalar>)
-  /// A built-in op's pullback that adds into its input's total, and the values it reads.
-  case accumulating(AccumulatingPullback<Scalar>, SavedValues<Scalar>)
-
-  /// Whether the backward pass reads the entry's output: a variable's and a ``Pullback``'s
-  /// always (the pullback is given it), a built-in op's when its saved values say so.
-  @inlinable var readsOutput: Bool {
-    switch self {
-    case .leaf, .closure: true
-    case .builtin(_, let saved), .accumulating(_, let saved): saved.keepsOutput
-    }
-  }
+  /// A built-in op's pullback, which reads the entry's saved values.
+  case builtin(BuiltinPullback<Scalar>)
+  /// A built-in op's pullback that adds into its input's total, reading the saved values.
+  case accumulating(AccumulatingPullback<Scalar>)
 }
 
 /// The inputs of an entry: the tape index of each, −1 for a constant.
@@ -216,7 +211,7 @@ internal struct InputShapes {
 
 /// One entry as the tape stores it.
 ///
-/// `output` holds the op's value only where the backward pass reads it (``Derivative/readsOutput``);
+/// `output` holds the op's value only where the backward pass reads it (`saved.keepsOutput`);
 /// elsewhere it keeps the shape and no elements, so the tape does not keep alive values that
 /// only the forward pass needed (an LSTM step's pre-activations and products, for instance).
 @usableFromInline
@@ -225,19 +220,28 @@ internal struct TapeRecord<Scalar: TensorScalar> {
   @usableFromInline var inputs: EntryInputs
   @usableFromInline var output: Tensor<Scalar>
   @usableFromInline var derivative: Derivative<Scalar>
+  /// What a built-in op's pullback reads; for a variable or a ``Pullback``, no tensors and
+  /// `keepsOutput` (the pullback is given the output).
+  @usableFromInline var saved: SavedValues<Scalar>
 
   @inlinable
-  init(op: String, inputs: EntryInputs, output: Tensor<Scalar>, derivative: Derivative<Scalar>) {
+  init(
+    op: String, inputs: EntryInputs, output: Tensor<Scalar>, derivative: Derivative<Scalar>,
+    saved: SavedValues<Scalar>
+  ) {
     self.op = op
     self.inputs = inputs
     self.output = output
     self.derivative = derivative
+    self.saved = saved
   }
 
   /// An entry that holds nothing, left behind where the backward pass took one out.
   @inlinable
   static var empty: TapeRecord {
-    TapeRecord(op: "", inputs: EntryInputs(), output: .placeholder, derivative: .leaf)
+    TapeRecord(
+      op: "", inputs: EntryInputs(), output: .placeholder, derivative: .leaf,
+      saved: SavedValues())
   }
 }
 
@@ -338,7 +342,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         inputs: (0..<Int(inputs.count)).map { inputs.index($0) < 0 ? nil : inputs.index($0) },
         inputShapes: (0..<Int(inputs.count)).map { inputShape($0, of: inputs) },
         outputShape: record.output.shape,
-        output: record.derivative.readsOutput ? record.output : nil)
+        output: record.saved.keepsOutput ? record.output : nil)
     }
   }
 
@@ -374,13 +378,12 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     if position >= 0 {
       return append(
         op: "variable", inputs: EntryInputs(position), output: tensor,
-        derivative: .builtin(
-          { gradient, _, _ in (gradient, nil) }, SavedValues(keepingOutput: true)),
-        keepingOutput: true)
+        derivative: .builtin { gradient, _, _ in (gradient, nil) },
+        saved: SavedValues(keepingOutput: true))
     }
     return append(
       op: "variable", inputs: EntryInputs(), output: tensor, derivative: .leaf,
-      keepingOutput: true)
+      saved: SavedValues(keepingOutput: true))
   }
 
   /// Calls `hook` during the backward pass with the complete gradient of `tensor` (a tensor
@@ -403,24 +406,22 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   }
 
   /// Appends an entry and returns `output` linked to it; the entry keeps the output's elements
-  /// only with `keepingOutput`, which must be `derivative`'s ``Derivative/readsOutput``.
-  ///
-  /// The caller says it rather than the tape asking the derivative: reading a built-in op's
-  /// saved values out of the enum copied the whole payload (two tensors), ~190 instructions per
-  /// op, where the caller reads one field of the values it is about to wrap.
+  /// only if `saved` says the pullback reads them.
   @inlinable
   func append(
     op: String, inputs: consuming EntryInputs, output: consuming Tensor<Scalar>,
-    derivative: consuming Derivative<Scalar>, keepingOutput: Bool
+    derivative: consuming Derivative<Scalar>, saved: consuming SavedValues<Scalar>
   ) -> Tensor<Scalar> {
     var linked = consume output
     let index = state.pointee.records.count
     precondition(index <= Int(UInt32.max), "Tape: more than 2^32 entries on one tape")
     linked.node = TapeNode(tapeID: state.pointee.id, index: index)
     var stored = linked
-    if !keepingOutput { stored.elements = [] }
+    if !saved.keepsOutput { stored.elements = [] }
     state.pointee.records.append(
-      TapeRecord(op: op, inputs: consume inputs, output: stored, derivative: consume derivative))
+      TapeRecord(
+        op: op, inputs: consume inputs, output: stored, derivative: consume derivative,
+        saved: consume saved))
     return linked
   }
 
@@ -526,11 +527,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       if !createGraph {
         gradient.node = nil
         record.output.node = nil
+        // Constants: the ops of the pullback then skip looking up the recording tape.
+        record.saved.first.node = nil
+        record.saved.second.node = nil
       }
-      // Moved out, so that matching it binds the saved values without copying them.
-      var derivative = Derivative<Scalar>.leaf
-      swap(&derivative, &record.derivative)
-      switch consume derivative {
+      record.saved.firstNeedsGradient = record.inputs.first >= 0
+      record.saved.secondNeedsGradient = record.inputs.second >= 0
+      switch record.derivative {
       case .leaf:
         continue
       case .closure(let pullback):
@@ -547,15 +550,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         for (slot, inputGradient) in inputGradients.enumerated() {
           accumulate(inputGradient, slot: slot, of: record, into: &grads)
         }
-      case .builtin(let pullback, var saved):
-        saved.firstNeedsGradient = record.inputs.first >= 0
-        saved.secondNeedsGradient = record.inputs.second >= 0
-        if !createGraph {
-          // Constants: the ops of the pullback then skip looking up the recording tape.
-          saved.first.node = nil
-          saved.second.node = nil
-        }
-        let (firstGradient, secondGradient) = pullback(gradient, record.output, saved)
+      case .builtin(let pullback):
+        let (firstGradient, secondGradient) = pullback(gradient, record.output, record.saved)
         if let recorder, recorder.isWatching, gradient.isFinite,
           !(firstGradient?.isFinite ?? true) || !(secondGradient?.isFinite ?? true)
         {
@@ -563,14 +559,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         }
         accumulate(firstGradient, slot: 0, of: record, into: &grads)
         accumulate(secondGradient, slot: 1, of: record, into: &grads)
-      case .accumulating(let pullback, var saved):
+      case .accumulating(let pullback):
         let (first, second) = (record.inputs.first, record.inputs.second)
-        saved.firstNeedsGradient = first >= 0
-        saved.secondNeedsGradient = second >= 0
-        if !createGraph {
-          saved.first.node = nil
-          saved.second.node = nil
-        }
         var firstTotal = first >= 0 ? grads[first].take() : nil
         // One tensor in both slots (`x * x`): its second gradient starts apart, added below.
         var secondTotal = second >= 0 && second != first ? grads[second].take() : nil
@@ -581,7 +571,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         let shapes = InputShapes(
           firstShape: inputShape(0, of: record.inputs),
           secondShape: inputShape(1, of: record.inputs))
-        pullback(gradient, &firstTotal, &secondTotal, shapes, saved)
+        pullback(gradient, &firstTotal, &secondTotal, shapes, record.saved)
         if watching, let recorder,
           !(firstTotal?.isFinite ?? true) || !(secondTotal?.isFinite ?? true)
         {
