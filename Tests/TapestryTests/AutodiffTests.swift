@@ -105,6 +105,28 @@ struct AutodiffTests {
     #expect(lines[5].contains("sum") && lines[5].hasSuffix("(3) -> []"))
   }
 
+  /// Entries store only a constant input's shape and read a recorded input's from its own entry;
+  /// every input's shape must still come back, constants in any slot included.
+  @Test func entriesGiveTheShapeOfEveryInput() {
+    let tape = Tape<Double>()
+    tape.record {
+      let x = tape.watch(Tensor([[1, 2, 3], [4, 5, 6]]))
+      let row = Tensor<Double>([10, 20, 30])
+      _ = row * x
+      _ = x + row
+      _ = x.recorded(as: "three", from: row, Tensor([1]), x) { g, _ in [nil, nil, g] }
+      _ = tape.watch(x)
+    }
+    let entries = tape.entries
+    #expect(entries.map(\.op) == ["variable", "mul", "add", "three", "variable"])
+    #expect(entries[1].inputs == [nil, 0] && entries[1].inputShapes == [[3], [2, 3]])
+    #expect(entries[2].inputs == [0, nil] && entries[2].inputShapes == [[2, 3], [3]])
+    #expect(entries[3].inputs == [nil, nil, 0])
+    #expect(entries[3].inputShapes == [[3], [1], [2, 3]])
+    #expect(entries[4].inputs == [0] && entries[4].inputShapes == [[2, 3]])
+    #expect(entries.map(\.outputShape) == [[2, 3], [2, 3], [2, 3], [2, 3], [2, 3]])
+  }
+
   @Test func graphvizDeclaresEveryNodeItConnects() {
     let tape = Tape<Float>()
     tape.record {

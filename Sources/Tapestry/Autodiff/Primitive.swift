@@ -38,7 +38,7 @@ extension Tensor {
     guard positions.contains(where: { $0 >= 0 }) else { return self }
     return linked(
       on: tape, as: name, inputs: EntryInputs(indices: positions, shapes: inputs.map(\.shape)),
-      derivative: .closure(pullback), checking: inputs)
+      derivative: .closure(pullback), saving: SavedValues(keepingOutput: true), checking: inputs)
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of one input whose pullback reads
@@ -50,7 +50,10 @@ extension Tensor {
     as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
-    recorded(as: name, input, derivative: .builtin(pullback, saved()))
+    guard let (tape, inputs) = Tensor.recordingTape(of: input) else { return self }
+    return linked(
+      on: tape, as: name, inputs: inputs, derivative: .builtin(pullback), saving: saved(),
+      checking: [input])
   }
 
   /// ``recorded(as:_:saving:pullback:)`` with a pullback that adds into the input's gradient
@@ -62,20 +65,9 @@ extension Tensor {
     as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
-    recorded(as: name, input, derivative: .accumulating(pullback, saved()))
-  }
-
-  /// Records `self` as the output of a built-in op of one input with `derivative`, evaluated
-  /// only when the op is recorded (the input is on the active, recording tape).
-  @inlinable
-  func recorded(
-    as name: String, _ input: Tensor, derivative: @autoclosure () -> Derivative<Scalar>
-  ) -> Tensor {
-    guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return self }
-    let position = tape.position(of: input)
-    guard position >= 0 else { return self }
+    guard let (tape, inputs) = Tensor.recordingTape(of: input) else { return self }
     return linked(
-      on: tape, as: name, inputs: EntryInputs(position, input.shape), derivative: derivative(),
+      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback), saving: saved(),
       checking: [input])
   }
 
@@ -89,7 +81,10 @@ extension Tensor {
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
-    recorded(as: name, first, second, derivative: .accumulating(pullback, saved()))
+    guard let (tape, inputs) = Tensor.recordingTape(of: first, second) else { return self }
+    return linked(
+      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback), saving: saved(),
+      checking: [first, second])
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of two inputs whose pullback reads
@@ -102,38 +97,47 @@ extension Tensor {
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
-    recorded(as: name, first, second, derivative: .builtin(pullback, saved()))
+    guard let (tape, inputs) = Tensor.recordingTape(of: first, second) else { return self }
+    return linked(
+      on: tape, as: name, inputs: inputs, derivative: .builtin(pullback), saving: saved(),
+      checking: [first, second])
   }
 
-  /// Records `self` as the output of a built-in op of two inputs with `derivative`, evaluated
-  /// only when the op is recorded (some input is on the active, recording tape).
-  @inlinable
-  func recorded(
-    as name: String, _ first: Tensor, _ second: Tensor,
-    derivative: @autoclosure () -> Derivative<Scalar>
-  ) -> Tensor {
+  /// The active, recording tape and the entry inputs of an op of one input, or `nil` when the
+  /// op is not recorded (the input is not on that tape, or no tape records).
+  @inlinable @inline(__always)
+  static func recordingTape(of input: Tensor) -> (Tape<Scalar>, EntryInputs)? {
+    guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return nil }
+    let position = tape.position(of: input)
+    guard position >= 0 else { return nil }
+    return (tape, EntryInputs(position))
+  }
+
+  /// ``recordingTape(of:)`` for an op of two inputs, recorded when either is on the tape.
+  @inlinable @inline(__always)
+  static func recordingTape(of first: Tensor, _ second: Tensor) -> (Tape<Scalar>, EntryInputs)? {
     guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.active,
       tape.isRecording
-    else { return self }
+    else { return nil }
     let firstPosition = tape.position(of: first)
     let secondPosition = tape.position(of: second)
-    guard firstPosition >= 0 || secondPosition >= 0 else { return self }
-    return linked(
-      on: tape, as: name,
-      inputs: EntryInputs(firstPosition, first.shape, secondPosition, second.shape),
-      derivative: derivative(), checking: [first, second])
+    guard firstPosition >= 0 || secondPosition >= 0 else { return nil }
+    return (tape, EntryInputs(firstPosition, first.shape, secondPosition, second.shape))
   }
 
-  /// Appends `self` to `tape` and, in anomaly mode, checks it against `inputs`.
+  /// Appends `self` to `tape` with `derivative` and the values it reads and, in anomaly mode,
+  /// checks it against `inputs`.
   @inlinable
   func linked(
     on tape: Tape<Scalar>, as name: String, inputs: consuming EntryInputs,
-    derivative: consuming Derivative<Scalar>, checking checkedInputs: @autoclosure () -> [Tensor]
+    derivative: consuming Derivative<Scalar>, saving saved: consuming SavedValues<Scalar>,
+    checking checkedInputs: @autoclosure () -> [Tensor]
   ) -> Tensor {
     var output = self
     output.node = nil
     let linked = tape.append(
-      op: name, inputs: consume inputs, output: consume output, derivative: consume derivative)
+      op: name, inputs: consume inputs, output: consume output, derivative: consume derivative,
+      saved: consume saved)
     if tape.anomalyRecorder != nil {
       tape.checkForward(checkedInputs(), output: linked, at: tape.entryCount - 1)
     }

@@ -1,15 +1,27 @@
 import Foundation
 
-/// The identity of a recorded tensor: which tape, and which entry on it.
+/// The identity of a recorded tensor: which tape, and which entry on it, packed in one word (the
+/// tape's identity in the high 32 bits, the entry's index in the low 32).
+///
+/// A tensor stores the word itself, zero for a constant (no tape identity is zero), rather than an
+/// optional pair of integers: that took 17 bytes and, with the tag byte, put every tensor at 80
+/// bytes of stride instead of 64, copied with each tensor into and out of every tape entry.
 @usableFromInline
 internal struct TapeNode: Sendable, Hashable {
-  @usableFromInline let tapeID: UInt64
-  @usableFromInline let index: Int
+  @usableFromInline let bits: UInt64
 
-  @inlinable init(tapeID: UInt64, index: Int) {
-    self.tapeID = tapeID
-    self.index = index
+  @inlinable init(tapeID: UInt32, index: Int) {
+    bits = UInt64(tapeID) << 32 | UInt64(UInt32(truncatingIfNeeded: index))
   }
+
+  /// The node a tensor's stored word names, `nil` for zero (a constant).
+  @inlinable init?(bits: UInt64) {
+    guard bits != 0 else { return nil }
+    self.bits = bits
+  }
+
+  @inlinable var tapeID: UInt32 { UInt32(truncatingIfNeeded: bits >> 32) }
+  @inlinable var index: Int { Int(UInt32(truncatingIfNeeded: bits)) }
 }
 
 /// The vector-Jacobian product of a primitive: given the gradient arriving at the output and the
@@ -24,15 +36,17 @@ public typealias Pullback<Scalar: TensorScalar> = (
 
 /// What a built-in op's pullback reads besides the gradient and the output: up to two tensors
 /// and one scalar, saved when the op is recorded, and which inputs need a gradient at all.
+///
+/// The small fields are stored in the padding after the first tensor (56 bytes, aligned to 16)
+/// and as 32-bit integers, which takes a `Float` tape entry from 320 bytes to 288 (`Double`: 304):
+/// the backward pass reads every entry back from memory, so their size is much of its cost.
 @usableFromInline
 internal struct SavedValues<Scalar: TensorScalar> {
   @usableFromInline var first: Tensor<Scalar>
+  @usableFromInline let storedOptions: Int32
+  @usableFromInline let storedOffset: Int32
   @usableFromInline var second: Tensor<Scalar>
   @usableFromInline var scalar: Scalar
-  /// Options of the op, such as matmul's transpose flags or the axis of a slice.
-  @usableFromInline var options: Int
-  /// Where the part an op takes from its input starts along its axis (slice, select).
-  @usableFromInline var offset: Int
   /// Whether the first input is recorded on the tape, so its gradient is wanted; set by the tape.
   @usableFromInline var firstNeedsGradient = true
   /// Whether the second input is recorded on the tape, so its gradient is wanted.
@@ -48,12 +62,19 @@ internal struct SavedValues<Scalar: TensorScalar> {
     scalar: Scalar = 0, options: Int = 0, offset: Int = 0, keepingOutput: Bool = false
   ) {
     self.first = first
+    self.storedOptions = Int32(options)
+    self.storedOffset = Int32(offset)
     self.second = second
     self.scalar = scalar
-    self.options = options
-    self.offset = offset
     self.keepsOutput = keepingOutput
   }
+
+  /// Options of the op, such as matmul's transpose flags or the axis of a slice.
+  @inlinable var options: Int { Int(storedOptions) }
+
+  /// Where the part an op takes from its input starts along its axis (slice, select): below
+  /// 2³¹, as every size is.
+  @inlinable var offset: Int { Int(storedOffset) }
 }
 
 /// The pullback of a built-in op with one or two inputs: a ``Pullback`` that reads what it needs
@@ -76,100 +97,121 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
 @usableFromInline
 internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
   _ gradient: Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
-  _ inputs: EntryInputs, _ saved: SavedValues<Scalar>
+  _ inputs: InputShapes, _ saved: SavedValues<Scalar>
 ) -> Void
 
 /// How the gradient of an entry flows back to its inputs.
+///
+/// A built-in op's saved values are a field of its entry, not part of this enum: binding them
+/// out of an enum case in the backward pass copied them (and destroyed the original) through
+/// their value witnesses, and reading whether they keep the output copied them again.
 @usableFromInline
 internal enum Derivative<Scalar: TensorScalar> {
   /// A watched variable: the gradient stops here.
   case leaf
   /// A pullback given to ``Tensor/recorded(as:from:pullback:)``.
   case closure(Pullback<Scalar>)
-  /// A built-in op's pullback and the values it reads.
-  case builtin(BuiltinPullback<Scalar>, SavedValues<Scalar>)
-  /// A built-in op's pullback that adds into its input's total, and the values it reads.
-  case accumulating(AccumulatingPullback<Scalar>, SavedValues<Scalar>)
-
-  /// Whether the backward pass reads the entry's output: a variable's and a ``Pullback``'s
-  /// always (the pullback is given it), a built-in op's when its saved values say so.
-  @inlinable var readsOutput: Bool {
-    switch self {
-    case .leaf, .closure: true
-    case .builtin(_, let saved), .accumulating(_, let saved): saved.keepsOutput
-    }
-  }
+  /// A built-in op's pullback, which reads the entry's saved values.
+  case builtin(BuiltinPullback<Scalar>)
+  /// A built-in op's pullback that adds into its input's total, reading the saved values.
+  case accumulating(AccumulatingPullback<Scalar>)
 }
 
-/// The inputs of an entry: tape index (−1 for a constant) and shape of each. The first two are
-/// stored inline, since nearly every op has one or two inputs.
+/// The inputs of an entry: the tape index of each, −1 for a constant.
+///
+/// A recorded input's shape is the output shape of its own entry on the same tape, so it is not
+/// stored again here: copying two inline shapes (72 bytes) into every entry, and moving them with
+/// it, was a measurable part of an op's cost. Only a constant's shape is kept, for printing and
+/// anomaly messages; among the first two inputs at most one is a constant (an entry has a
+/// recorded input), so one shape is stored inline. An entry of more than two inputs (such as
+/// `concatenate`, or a ``Tensor/recorded(as:from:pullback:)`` of three) keeps every input's index
+/// and shape in `all`.
 @usableFromInline
 internal struct EntryInputs {
-  @usableFromInline let count: Int
+  /// The shape of the first or second input, whichever is a constant; `[]` when neither is.
+  @usableFromInline let constantShape: TensorShape
+  @usableFromInline let count: Int32
   @usableFromInline let first: Int
   @usableFromInline let second: Int
-  @usableFromInline let firstShape: TensorShape
-  @usableFromInline let secondShape: TensorShape
-  /// Inputs after the second, for ops such as `concatenate` and `stack`.
-  @usableFromInline let rest: [(index: Int, shape: TensorShape)]
+  /// Every input, for entries of more than two; empty otherwise.
+  @usableFromInline let all: [(index: Int, shape: TensorShape)]
 
   /// No inputs (a watched variable).
   @inlinable
   init() {
-    self.init(count: 0, first: -1, [], second: -1, [], rest: [])
+    self.init(count: 0, first: -1, second: -1, constantShape: TensorShape(), all: [])
   }
 
-  /// One input.
+  /// One recorded input.
   @inlinable
-  init(_ first: Int, _ firstShape: TensorShape) {
-    self.init(count: 1, first: first, firstShape, second: -1, [], rest: [])
+  init(_ first: Int) {
+    self.init(count: 1, first: first, second: -1, constantShape: TensorShape(), all: [])
   }
 
-  /// Two inputs.
+  /// Two inputs, at least one of them recorded; the shapes are read only for a constant.
   @inlinable
   init(_ first: Int, _ firstShape: TensorShape, _ second: Int, _ secondShape: TensorShape) {
-    self.init(count: 2, first: first, firstShape, second: second, secondShape, rest: [])
+    self.init(
+      count: 2, first: first, second: second,
+      constantShape: first < 0 ? firstShape : second < 0 ? secondShape : TensorShape(), all: [])
   }
 
   /// Any number of inputs.
   @inlinable
   init(indices: [Int], shapes: [TensorShape]) {
     let count = indices.count
+    let first = count > 0 ? indices[0] : -1
+    let second = count > 1 ? indices[1] : -1
+    guard count <= 2 else {
+      self.init(
+        count: Int32(count), first: first, second: second, constantShape: TensorShape(),
+        all: Array(zip(indices, shapes)))
+      return
+    }
     self.init(
-      count: count, first: count > 0 ? indices[0] : -1, count > 0 ? shapes[0] : [],
-      second: count > 1 ? indices[1] : -1, count > 1 ? shapes[1] : [],
-      rest: count > 2 ? Array(zip(indices[2...], shapes[2...])) : [])
+      count: Int32(count), first: first, second: second,
+      constantShape: first < 0 && count > 0
+        ? shapes[0] : second < 0 && count > 1 ? shapes[1] : TensorShape(),
+      all: [])
   }
 
   @inlinable
   init(
-    count: Int, first: Int, _ firstShape: TensorShape, second: Int, _ secondShape: TensorShape,
-    rest: [(index: Int, shape: TensorShape)]
+    count: Int32, first: Int, second: Int, constantShape: TensorShape,
+    all: [(index: Int, shape: TensorShape)]
   ) {
+    self.constantShape = constantShape
     self.count = count
     self.first = first
     self.second = second
-    self.firstShape = firstShape
-    self.secondShape = secondShape
-    self.rest = rest
+    self.all = all
   }
 
   /// The tape index of input `slot`, −1 for a constant.
   @inlinable
   func index(_ slot: Int) -> Int {
-    slot == 0 ? first : slot == 1 ? second : rest[slot - 2].index
+    slot == 0 ? first : slot == 1 ? second : all[slot].index
   }
+}
 
-  /// The shape of input `slot`.
+/// The shapes of an entry's first two inputs, which an accumulating pullback needs to form a
+/// gradient total that has none yet; read from the tape when the backward pass reaches the
+/// entry.
+@usableFromInline
+internal struct InputShapes {
+  @usableFromInline let firstShape: TensorShape
+  @usableFromInline let secondShape: TensorShape
+
   @inlinable
-  func shape(_ slot: Int) -> TensorShape {
-    slot == 0 ? firstShape : slot == 1 ? secondShape : rest[slot - 2].shape
+  init(firstShape: TensorShape, secondShape: TensorShape) {
+    self.firstShape = firstShape
+    self.secondShape = secondShape
   }
 }
 
 /// One entry as the tape stores it.
 ///
-/// `output` holds the op's value only where the backward pass reads it (``Derivative/readsOutput``);
+/// `output` holds the op's value only where the backward pass reads it (`saved.keepsOutput`);
 /// elsewhere it keeps the shape and no elements, so the tape does not keep alive values that
 /// only the forward pass needed (an LSTM step's pre-activations and products, for instance).
 @usableFromInline
@@ -178,19 +220,28 @@ internal struct TapeRecord<Scalar: TensorScalar> {
   @usableFromInline var inputs: EntryInputs
   @usableFromInline var output: Tensor<Scalar>
   @usableFromInline var derivative: Derivative<Scalar>
+  /// What a built-in op's pullback reads; for a variable or a ``Pullback``, no tensors and
+  /// `keepsOutput` (the pullback is given the output).
+  @usableFromInline var saved: SavedValues<Scalar>
 
   @inlinable
-  init(op: String, inputs: EntryInputs, output: Tensor<Scalar>, derivative: Derivative<Scalar>) {
+  init(
+    op: String, inputs: EntryInputs, output: Tensor<Scalar>, derivative: Derivative<Scalar>,
+    saved: SavedValues<Scalar>
+  ) {
     self.op = op
     self.inputs = inputs
     self.output = output
     self.derivative = derivative
+    self.saved = saved
   }
 
   /// An entry that holds nothing, left behind where the backward pass took one out.
   @inlinable
   static var empty: TapeRecord {
-    TapeRecord(op: "", inputs: EntryInputs(), output: .placeholder, derivative: .leaf)
+    TapeRecord(
+      op: "", inputs: EntryInputs(), output: .placeholder, derivative: .leaf,
+      saved: SavedValues())
   }
 }
 
@@ -199,14 +250,14 @@ internal struct TapeRecord<Scalar: TensorScalar> {
 /// exclusivity check, several per recorded op.
 @usableFromInline
 internal struct TapeState<Scalar: TensorScalar> {
-  @usableFromInline var id: UInt64
+  @usableFromInline var id: UInt32
   @usableFromInline var records: [TapeRecord<Scalar>] = []
   @usableFromInline var isRecording = true
   @usableFromInline var hooks: [Int: [Tape<Scalar>.GradientHook]] = [:]
   @usableFromInline var anomalyRecorder: AnomalyRecorder?
 
   @inlinable
-  init(id: UInt64, records: [TapeRecord<Scalar>]) {
+  init(id: UInt32, records: [TapeRecord<Scalar>]) {
     self.id = id
     self.records = records
   }
@@ -270,7 +321,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   }
 
   /// Renewed when the entries are released, so tensors recorded before become constants.
-  @inlinable var id: UInt64 { state.pointee.id }
+  @inlinable var id: UInt32 { state.pointee.id }
 
   /// Whether ops append entries; off during a backward pass that does not create a graph.
   @inlinable var isRecording: Bool { state.pointee.isRecording }
@@ -288,10 +339,10 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       let inputs = record.inputs
       return Entry(
         op: record.op,
-        inputs: (0..<inputs.count).map { inputs.index($0) < 0 ? nil : inputs.index($0) },
-        inputShapes: (0..<inputs.count).map { inputs.shape($0) },
+        inputs: (0..<Int(inputs.count)).map { inputs.index($0) < 0 ? nil : inputs.index($0) },
+        inputShapes: (0..<Int(inputs.count)).map { inputShape($0, of: inputs) },
         outputShape: record.output.shape,
-        output: record.derivative.readsOutput ? record.output : nil)
+        output: record.saved.keepsOutput ? record.output : nil)
     }
   }
 
@@ -326,11 +377,13 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     let position = self.position(of: tensor)
     if position >= 0 {
       return append(
-        op: "variable", inputs: EntryInputs(position, tensor.shape), output: tensor,
-        derivative: .builtin(
-          { gradient, _, _ in (gradient, nil) }, SavedValues(keepingOutput: true)))
+        op: "variable", inputs: EntryInputs(position), output: tensor,
+        derivative: .builtin { gradient, _, _ in (gradient, nil) },
+        saved: SavedValues(keepingOutput: true))
     }
-    return append(op: "variable", inputs: EntryInputs(), output: tensor, derivative: .leaf)
+    return append(
+      op: "variable", inputs: EntryInputs(), output: tensor, derivative: .leaf,
+      saved: SavedValues(keepingOutput: true))
   }
 
   /// Calls `hook` during the backward pass with the complete gradient of `tensor` (a tensor
@@ -352,18 +405,23 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     state.pointee.hooks[position, default: []].append(hook)
   }
 
-  /// Appends an entry and returns `output` linked to it.
+  /// Appends an entry and returns `output` linked to it; the entry keeps the output's elements
+  /// only if `saved` says the pullback reads them.
   @inlinable
   func append(
     op: String, inputs: consuming EntryInputs, output: consuming Tensor<Scalar>,
-    derivative: consuming Derivative<Scalar>
+    derivative: consuming Derivative<Scalar>, saved: consuming SavedValues<Scalar>
   ) -> Tensor<Scalar> {
     var linked = consume output
-    linked.node = TapeNode(tapeID: state.pointee.id, index: state.pointee.records.count)
+    let index = state.pointee.records.count
+    precondition(index <= Int(UInt32.max), "Tape: more than 2^32 entries on one tape")
+    linked.node = TapeNode(tapeID: state.pointee.id, index: index)
     var stored = linked
-    if !derivative.readsOutput { stored.elements = [] }
+    if !saved.keepsOutput { stored.elements = [] }
     state.pointee.records.append(
-      TapeRecord(op: op, inputs: consume inputs, output: stored, derivative: consume derivative))
+      TapeRecord(
+        op: op, inputs: consume inputs, output: stored, derivative: consume derivative,
+        saved: consume saved))
     return linked
   }
 
@@ -469,17 +527,19 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       if !createGraph {
         gradient.node = nil
         record.output.node = nil
+        // Constants: the ops of the pullback then skip looking up the recording tape.
+        record.saved.first.node = nil
+        record.saved.second.node = nil
       }
-      // Moved out, so that matching it binds the saved values without copying them.
-      var derivative = Derivative<Scalar>.leaf
-      swap(&derivative, &record.derivative)
-      switch consume derivative {
+      record.saved.firstNeedsGradient = record.inputs.first >= 0
+      record.saved.secondNeedsGradient = record.inputs.second >= 0
+      switch record.derivative {
       case .leaf:
         continue
       case .closure(let pullback):
         let inputGradients = pullback(gradient, record.output)
         precondition(
-          inputGradients.count == record.inputs.count,
+          inputGradients.count == Int(record.inputs.count),
           "\(record.op): pullback returned \(inputGradients.count) gradients for \(record.inputs.count) inputs"
         )
         if let recorder, recorder.isWatching, gradient.isFinite,
@@ -490,15 +550,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         for (slot, inputGradient) in inputGradients.enumerated() {
           accumulate(inputGradient, slot: slot, of: record, into: &grads)
         }
-      case .builtin(let pullback, var saved):
-        saved.firstNeedsGradient = record.inputs.first >= 0
-        saved.secondNeedsGradient = record.inputs.second >= 0
-        if !createGraph {
-          // Constants: the ops of the pullback then skip looking up the recording tape.
-          saved.first.node = nil
-          saved.second.node = nil
-        }
-        let (firstGradient, secondGradient) = pullback(gradient, record.output, saved)
+      case .builtin(let pullback):
+        let (firstGradient, secondGradient) = pullback(gradient, record.output, record.saved)
         if let recorder, recorder.isWatching, gradient.isFinite,
           !(firstGradient?.isFinite ?? true) || !(secondGradient?.isFinite ?? true)
         {
@@ -506,14 +559,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         }
         accumulate(firstGradient, slot: 0, of: record, into: &grads)
         accumulate(secondGradient, slot: 1, of: record, into: &grads)
-      case .accumulating(let pullback, var saved):
+      case .accumulating(let pullback):
         let (first, second) = (record.inputs.first, record.inputs.second)
-        saved.firstNeedsGradient = first >= 0
-        saved.secondNeedsGradient = second >= 0
-        if !createGraph {
-          saved.first.node = nil
-          saved.second.node = nil
-        }
         var firstTotal = first >= 0 ? grads[first].take() : nil
         // One tensor in both slots (`x * x`): its second gradient starts apart, added below.
         var secondTotal = second >= 0 && second != first ? grads[second].take() : nil
@@ -521,7 +568,10 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         let watching =
           recorder?.isWatching == true && gradient.isFinite && (firstTotal?.isFinite ?? true)
           && (secondTotal?.isFinite ?? true)
-        pullback(gradient, &firstTotal, &secondTotal, record.inputs, saved)
+        let shapes = InputShapes(
+          firstShape: inputShape(0, of: record.inputs),
+          secondShape: inputShape(1, of: record.inputs))
+        pullback(gradient, &firstTotal, &secondTotal, shapes, record.saved)
         if watching, let recorder,
           !(firstTotal?.isFinite ?? true) || !(secondTotal?.isFinite ?? true)
         {
@@ -565,7 +615,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     guard slot < record.inputs.count, var gradient else { return }
     let index = record.inputs.index(slot)
     guard index >= 0 else { return }
-    let shape = record.inputs.shape(slot)
+    let shape = state.pointee.records[index].output.shape
     if gradient.shape != shape {
       gradient = gradient.summed(toShape: shape, op: record.op)
     }
@@ -578,7 +628,16 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     recorder.record(
       AnomalyError(
         op: record.op, tapeIndex: position,
-        inputShapes: (0..<record.inputs.count).map { record.inputs.shape($0) }, phase: .backward))
+        inputShapes: (0..<Int(record.inputs.count)).map { inputShape($0, of: record.inputs) },
+        phase: .backward))
+  }
+
+  /// The shape of input `slot` of an entry with `inputs`: a recorded input's is the output shape
+  /// of its own entry, which the backward pass has not reached yet when it reaches a later entry.
+  private func inputShape(_ slot: Int, of inputs: EntryInputs) -> TensorShape {
+    if inputs.count > 2 { return inputs.all[slot].shape }
+    let index = inputs.index(slot)
+    return index >= 0 ? state.pointee.records[index].output.shape : inputs.constantShape
   }
 
   /// Frees every entry, as PyTorch frees a graph after `backward()`. The tape takes a new identity,
@@ -640,20 +699,25 @@ private final class SpareEntryStorage: @unchecked Sendable {
 
 /// Hands out tape identities, so a tensor left over from an old tape is never mistaken for an
 /// entry of a new one.
+///
+/// Identities are 32 bits (they share a word with the entry index in ``TapeNode``) and skip zero,
+/// which marks a constant; they repeat after 2³² − 1 tapes, so a recorded tensor would have to be
+/// kept unchanged across some four billion `gradient` calls, and then used again in a recorded
+/// computation, to be mistaken for an entry of the tape of the same identity.
 internal enum TapeIdentifiers {
   private static let counter = TapeIdentifierCounter()
 
-  static func next() -> UInt64 { counter.next() }
+  static func next() -> UInt32 { counter.next() }
 }
 
 private final class TapeIdentifierCounter: @unchecked Sendable {
-  private var value: UInt64 = 0
+  private var value: UInt32 = 0
   private let lock = NSLock()
 
-  func next() -> UInt64 {
+  func next() -> UInt32 {
     lock.lock()
     defer { lock.unlock() }
-    value += 1
+    value = value == UInt32.max ? 1 : value + 1
     return value
   }
 }

@@ -2,9 +2,15 @@
 /// equal or when one of them is 1; a missing leading axis counts as 1.
 ///
 /// Traps when the shapes are incompatible, naming `op` and both shapes.
-@inlinable
+@inlinable @inline(__always)
 public func broadcastShape(_ a: TensorShape, _ b: TensorShape, op: String) -> TensorShape {
-  if a == b { return a }
+  // Equal shapes, by far the most common case, cost one vector comparison and no call.
+  a == b ? a : broadcastShape(ofDifferent: a, b, op: op)
+}
+
+/// ``broadcastShape(_:_:op:)`` of two shapes that differ.
+@usableFromInline
+func broadcastShape(ofDifferent a: TensorShape, _ b: TensorShape, op: String) -> TensorShape {
   let rank = max(a.count, b.count)
   var result = TensorShape(repeatElement(1, count: rank))
   for axis in 0..<rank {

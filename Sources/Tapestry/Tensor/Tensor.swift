@@ -16,8 +16,14 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   @inlinable public var scalars: [Scalar] { elements }
   /// Storage behind ``scalars``, writable inside the module.
   @usableFromInline internal var elements: [Scalar]
+  /// Where this tensor was recorded (``TapeNode/bits``), 0 for a constant; stored as a plain word
+  /// so that a tensor is 56 bytes, where an optional ``TapeNode`` would add a tag byte.
+  @usableFromInline internal var link: UInt64
   /// Where this tensor was recorded, or `nil` for a constant.
-  @usableFromInline internal var node: TapeNode?
+  @inlinable internal var node: TapeNode? {
+    get { TapeNode(bits: link) }
+    set { link = newValue?.bits ?? 0 }
+  }
 
   /// Creates a tensor from a shape and its elements in row-major order.
   ///
@@ -32,7 +38,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
     )
     self.shape = shape
     self.elements = scalars
-    self.node = nil
+    self.link = 0
   }
 
   /// Internal initialiser for kernels that already know the shape and count agree.
@@ -40,7 +46,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   internal init(uncheckedShape shape: TensorShape, scalars: [Scalar]) {
     self.shape = shape
     self.elements = scalars
-    self.node = nil
+    self.link = 0
   }
 
   /// A 1-D tensor holding `scalars`.
