@@ -252,3 +252,38 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
     #expect(values.allSatisfy { $0.sign == .plus })
   }
 }
+
+/// Ops over enough elements to be split between two threads give the one-thread values exactly:
+/// the halves meet at a whole vector, so every element goes through the same code.
+@Suite struct ElementwiseSplitTests {
+  /// 40,003 elements: past both split thresholds, and not a whole number of vectors, so the
+  /// second half ends in a tail.
+  private static let count = 40_003
+
+  @Test(
+    arguments: [
+      "sigmoid", "tanh", "exp", "add", "mul", "sigmoid pullback",
+    ])
+  func twoThreadsGiveTheOneThreadValues(_ op: String) {
+    let x = Tensor<Float>.normal([Self.count], seed: 21)
+    let y = Tensor<Float>.normal([Self.count], seed: 22)
+    func compute() -> Tensor<Float> {
+      switch op {
+      case "sigmoid": return sigmoid(x)
+      case "tanh": return tanh(x)
+      case "exp": return exp(x)
+      case "add": return x + y
+      case "mul": return x * y
+      default: return gradient(at: x) { x in (sigmoid(x) * y).sum() }
+      }
+    }
+    let previous = ComputeSettings.threads
+    defer { ComputeSettings.threads = previous }
+    ComputeSettings.threads = 1
+    let serial = compute()
+    ComputeSettings.threads = 2
+    let split = compute()
+    #expect(serial.shape == split.shape)
+    #expect(zip(serial.scalars, split.scalars).allSatisfy { $0 == $1 })
+  }
+}

@@ -83,7 +83,15 @@ internal enum Kernels {
             let baseOut = out.baseAddress, count > 0
           else { return }
           if a.shape == b.shape {
-            zipRun(baseA, 1, baseB, 1, baseOut, count, f, vf)
+            if splitsElementwise(count: count, threshold: splitThresholdCheap) {
+              forEachHalf(count: count, alignment: Scalar.Vector.scalarCount) { part in
+                zipRun(
+                  baseA + part.lowerBound, 1, baseB + part.lowerBound, 1,
+                  baseOut + part.lowerBound, part.count, f, vf)
+              }
+            } else {
+              zipRun(baseA, 1, baseB, 1, baseOut, count, f, vf)
+            }
             return
           }
           let rank = shape.count

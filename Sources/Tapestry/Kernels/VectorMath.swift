@@ -42,18 +42,28 @@ extension Kernels {
         guard let source = input.baseAddress, let destination = out.baseAddress else { return }
         let rawSource = UnsafeRawPointer(source)
         let rawDestination = UnsafeMutableRawPointer(destination)
-        var i = 0
-        while i + width <= n {
-          let lanes = rawSource.loadUnaligned(fromByteOffset: i * stride, as: Scalar.Vector.self)
-          rawDestination.storeBytes(
-            of: f(lanes), toByteOffset: i * stride, as: Scalar.Vector.self)
-          i += width
+        // One part, or two on two threads; `@inline(__always)` keeps `f` inlined into the loop
+        // either way.
+        @inline(__always) func apply(_ part: Range<Int>) {
+          var i = part.lowerBound
+          while i + width <= part.upperBound {
+            let lanes = rawSource.loadUnaligned(
+              fromByteOffset: i * stride, as: Scalar.Vector.self)
+            rawDestination.storeBytes(
+              of: f(lanes), toByteOffset: i * stride, as: Scalar.Vector.self)
+            i += width
+          }
+          if i < part.upperBound {
+            var lanes = Scalar.Vector()
+            for lane in 0..<(part.upperBound - i) { lanes[lane] = source[i + lane] }
+            let result = f(lanes)
+            for lane in 0..<(part.upperBound - i) { destination[i + lane] = result[lane] }
+          }
         }
-        if i < n {
-          var lanes = Scalar.Vector()
-          for lane in 0..<(n - i) { lanes[lane] = source[i + lane] }
-          let result = f(lanes)
-          for lane in 0..<(n - i) { destination[i + lane] = result[lane] }
+        if splitsElementwise(count: n, threshold: splitThresholdTranscendental) {
+          forEachHalf(count: n, alignment: width) { apply($0) }
+        } else {
+          apply(0..<n)
         }
       }
     }
