@@ -26,15 +26,21 @@ for threads in 1 2; do
   stamp "tapestry bench, $threads thread(s)"
   "$tapestry" bench --threads "$threads" --json "$out/swift_${threads}t.json" \
     | tee "$out/swift_${threads}t.txt"
+  references=()
   for script in w0_matmul rnn_torch rnn_jax w6_torch w5_esn; do
     stamp "$script, $threads thread(s)"
-    (cd "$anchors" && "${pin[@]}" "$python" "$script.py" --threads "$threads" \
-      --out "$out/${script}_${threads}t.json") > "$out/${script}_${threads}t.log" 2>&1
+    # A reference that fails is reported and left out of the ratios, not fatal: w0_matmul.py
+    # measures the FMA peak with AVX-512 inline assembly last, which dies with SIGILL on an
+    # AVX2-only machine before the script writes its JSON.
+    if (cd "$anchors" && "${pin[@]}" "$python" "$script.py" --threads "$threads" \
+      --out "$out/${script}_${threads}t.json") > "$out/${script}_${threads}t.log" 2>&1; then
+      references+=("$out/${script}_${threads}t.json")
+    else
+      stamp "$script failed, see $out/${script}_${threads}t.log"
+    fi
   done
   "$python" "$repo/Tests/TapestryTests/Fixtures/Bench/compare.py" \
-    --tapestry "$out/swift_${threads}t.json" \
-    --reference "$out"/w0_matmul_${threads}t.json "$out"/rnn_torch_${threads}t.json \
-    "$out"/rnn_jax_${threads}t.json "$out"/w6_torch_${threads}t.json \
-    "$out"/w5_esn_${threads}t.json > "$out/ratios_${threads}t.md"
+    --tapestry "$out/swift_${threads}t.json" --reference "${references[@]}" \
+    > "$out/ratios_${threads}t.md"
   stamp "ratios: $out/ratios_${threads}t.md"
 done
