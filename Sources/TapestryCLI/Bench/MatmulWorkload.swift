@@ -33,27 +33,20 @@ enum MatmulWorkload {
     for (batch, hidden) in skinnyShapes {
       let h = Tensor<Float>.normal([batch, hidden], seed: 4)
       let w = Tensor<Float>.normal([4 * hidden, hidden], seed: 5)
-      records.append(
+      // Every product of a step does B·H·4H multiply-adds.
+      func skinny(_ variant: String, _ product: () -> Tensor<Float>) -> BenchRecord {
         timed(
           plan: plan, threads: threads, flops: 2 * Double(batch * hidden * 4 * hidden),
           perCall: flopsPerCall, cell: "matmul_skinny", size: "\(batch)x\(hidden)",
-          variant: "h·Wᵀ, W \(4 * hidden)x\(hidden)"
-        ) { blackHole(matmul(h, w, transposeB: true)) })
+          variant: variant
+        ) { blackHole(product()) }
+      }
+      records.append(skinny("h·Wᵀ, W \(4 * hidden)x\(hidden)") { matmul(h, w, transposeB: true) })
       guard batch > 1 else { continue }
       // The backward pass's two products: the state's gradient g·W_hh and the weight's gᵀ·h.
       let g = Tensor<Float>.normal([batch, 4 * hidden], seed: 6)
-      records.append(
-        timed(
-          plan: plan, threads: threads, flops: 2 * Double(batch * hidden * 4 * hidden),
-          perCall: flopsPerCall, cell: "matmul_skinny", size: "\(batch)x\(hidden)",
-          variant: "g·W, W \(4 * hidden)x\(hidden)"
-        ) { blackHole(matmul(g, w)) })
-      records.append(
-        timed(
-          plan: plan, threads: threads, flops: 2 * Double(batch * hidden * 4 * hidden),
-          perCall: flopsPerCall, cell: "matmul_skinny", size: "\(batch)x\(hidden)",
-          variant: "gᵀ·h, g \(batch)x\(4 * hidden)"
-        ) { blackHole(matmul(g, h, transposeA: true)) })
+      records.append(skinny("g·W, W \(4 * hidden)x\(hidden)") { matmul(g, w) })
+      records.append(skinny("gᵀ·h, g \(batch)x\(4 * hidden)") { matmul(g, h, transposeA: true) })
     }
     return records
   }
