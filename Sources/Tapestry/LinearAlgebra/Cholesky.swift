@@ -287,8 +287,9 @@ struct PackedPanels: @unchecked Sendable {
 /// them into B's row of 16, 16 vector accumulators for an 8×16 tile of C, so every load feeds
 /// 8 to 16 multiply-adds; with `tile` ``RegisterTile/narrow`` (the default where 8 Doubles
 /// take two registers) the tile is summed in smaller register blocks, ``addNarrowTile``.
-/// Blocked for the caches: the depth in blocks of 512 rows and C's rows in blocks of 128, so that the A strips of one row block (128 × 512 values, 512 KiB) stay in the
-/// second-level cache while every B panel to their left passes once; streaming all of A per
+/// Blocked for the caches: the depth in blocks of 512 rows and C's rows in blocks of 128, so
+/// that the A strips of one row block (128 × 512 values, 512 KiB) stay in the second-level
+/// cache while every B panel to their left passes once; streaming all of A per
 /// panel instead ran from the third-level cache at about half the speed (measured: 20 → 25
 /// billion multiply-adds per second for XᵀX at N = 2,000 over 10,000 rows, one core).
 /// The threads take whole row blocks of C (disjoint outputs, no synchronisation), dealt in a
