@@ -612,14 +612,15 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     _ gradient: consuming Tensor<Scalar>?, slot: Int, of record: borrowing TapeRecord<Scalar>,
     into grads: inout [Tensor<Scalar>?]
   ) {
-    guard slot < record.inputs.count, var gradient else { return }
+    guard slot < record.inputs.count, let gradient else { return }
     let index = record.inputs.index(slot)
     guard index >= 0 else { return }
     let shape = state.pointee.records[index].output.shape
-    if gradient.shape != shape {
-      gradient = gradient.summed(toShape: shape, op: record.op)
+    if gradient.shape == shape {
+      Tensor.add(gradient, into: &grads[index])
+    } else {
+      Tensor.add(gradient, summedTo: shape, op: record.op, into: &grads[index])
     }
-    Tensor.add(gradient, into: &grads[index])
   }
 
   private func recordBackwardAnomaly(

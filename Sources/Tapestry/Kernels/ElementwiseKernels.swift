@@ -66,9 +66,10 @@ internal enum Kernels {
 
   /// `result = f(a, b)` elementwise with NumPy broadcasting; traps naming `op` on a mismatch.
   ///
-  /// The last axis runs as a vector loop, with a splat for an operand broadcast along it; the
-  /// leading axes are walked with an odometer, so every broadcast pattern runs at vector speed
-  /// when the last axis is long.
+  /// An operand repeated whole along leading axes (a bias or a peephole `[H]` against `[B, H]`)
+  /// is zipped with each row in turn. Otherwise the last axis runs as a vector loop, with a splat
+  /// for an operand broadcast along it, and the leading axes are walked with an odometer, so every
+  /// broadcast pattern runs at vector speed when the last axis is long.
   @inlinable @inline(__always)
   static func zip<Scalar: TensorScalar>(
     _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, op: String,
@@ -91,6 +92,20 @@ internal enum Kernels {
               }
             } else {
               zipRun(baseA, 1, baseB, 1, baseOut, count, f, vf)
+            }
+            return
+          }
+          if a.shape == shape, let rows = leadingRepeats(of: b.shape, in: shape) {
+            let width = b.count
+            for row in 0..<rows {
+              zipRun(baseA + row * width, 1, baseB, 1, baseOut + row * width, width, f, vf)
+            }
+            return
+          }
+          if b.shape == shape, let rows = leadingRepeats(of: a.shape, in: shape) {
+            let width = a.count
+            for row in 0..<rows {
+              zipRun(baseA, 1, baseB + row * width, 1, baseOut + row * width, width, f, vf)
             }
             return
           }

@@ -48,46 +48,51 @@ extension Tensor {
   /// Adds `g · x`, summed back to `shape`, into `total`, the running gradient of a factor of
   /// that shape (`nil`: none yet).
   ///
-  /// When nothing is recorded or broadcast the product goes straight into the total, in one
+  /// When nothing is recorded and the factor was used whole or repeated along leading axes (a
+  /// peephole `[H]` against a batch `[B, H]`), the product goes straight into the total, in one
   /// pass and without a temporary; otherwise it is formed with differentiable ops and added.
   @inlinable
   static func accumulate(
     _ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: TensorShape
   ) {
-    if g.node == nil, x.node == nil, g.shape == shape, x.shape == shape,
-      var whole = total.take()
+    if g.node == nil, x.node == nil, g.shape == x.shape, total?.node == nil,
+      g.shape == shape || leadingRepeats(of: shape, in: g.shape) != nil
     {
-      guard whole.node == nil else {
-        total = whole + g * x
-        return
-      }
-      let width = Scalar.Vector.scalarCount
+      var whole = total.take() ?? Tensor.zeros(shape)
       g.elements.withUnsafeBufferPointer { pg in
         x.elements.withUnsafeBufferPointer { px in
           whole.elements.withUnsafeMutableBufferPointer { out in
-            let n = out.count
-            var i = 0
-            while i + width <= n {
-              let product =
-                Scalar.Vector.loadUnaligned(from: pg, at: i)
-                * Scalar.Vector.loadUnaligned(from: px, at: i)
-              (Scalar.Vector.loadUnaligned(from: out, at: i) + product).storeUnaligned(
-                to: out, at: i)
-              i += width
-            }
-            while i < n {
-              out[i] += pg[i] * px[i]
-              i += 1
-            }
+            Kernels.addRowSums(pg, times: px, into: out)
           }
         }
       }
       total = whole
       return
     }
-    var product = g * x
-    if product.shape != shape { product = product.summed(toShape: shape, op: "mul") }
-    add(product, into: &total)
+    add(g * x, summedTo: shape, op: "mul", into: &total)
+  }
+
+  /// Adds `addend`, summed back to `shape` (the shape it was broadcast from, or its own), into
+  /// `total`, a running gradient of that shape (`nil`: none yet); `op` names the op whose
+  /// gradient it is, for the message when the shapes do not fit.
+  ///
+  /// A gradient repeated along leading axes (a bias's over a batch) is summed row by row straight
+  /// into the total when nothing is recorded; any other broadcast is reduced first.
+  @inlinable
+  static func add(
+    _ addend: Tensor, summedTo shape: TensorShape, op: String, into total: inout Tensor?
+  ) {
+    guard addend.shape != shape else { return add(addend, into: &total) }
+    guard addend.node == nil, total?.node == nil,
+      leadingRepeats(of: shape, in: addend.shape) != nil
+    else { return add(addend.summed(toShape: shape, op: op), into: &total) }
+    var whole = total.take() ?? Tensor.zeros(shape)
+    addend.elements.withUnsafeBufferPointer { source in
+      whole.elements.withUnsafeMutableBufferPointer { out in
+        Kernels.addRowSums(source, times: nil, into: out)
+      }
+    }
+    total = whole
   }
 
   /// Adds `addend` into `total`, a running gradient of the same shape (`nil`: none yet): in the

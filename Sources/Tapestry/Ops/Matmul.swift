@@ -138,7 +138,7 @@ func accumulateProduct<Scalar>(
     total = whole
     return
   }
-  var product = matmul(a, b, transposeA: transposeA, transposeB: transposeB)
-  if product.shape != shape { product = product.summed(toShape: shape, op: "matmul") }
-  Tensor.add(product, into: &total)
+  Tensor.add(
+    matmul(a, b, transposeA: transposeA, transposeB: transposeB), summedTo: shape, op: "matmul",
+    into: &total)
 }

@@ -37,3 +37,20 @@ func broadcastStrides(_ shape: TensorShape, to target: TensorShape) -> [Int] {
   }
   return strides
 }
+
+/// How many times `shape` is repeated whole to fill `target`, when `target` broadcasts it along
+/// leading axes only (`[H]` or `[1, H]` into `[B, H]`: `B` times); `nil` for any other pattern,
+/// and for a block of one element, which the general paths splat better.
+///
+/// A bias or a peephole added to every row of a batch has this pattern, so the forward zip walks
+/// whole rows, and the gradient is the sum of the rows, with no odometer and no stride arrays.
+@inlinable
+func leadingRepeats(of shape: TensorShape, in target: TensorShape) -> Int? {
+  let block = shape.elementCount
+  guard block > 1, shape.count <= target.count else { return nil }
+  var significant = 0
+  while significant < shape.count && shape[significant] == 1 { significant += 1 }
+  let offset = target.count - shape.count
+  for axis in significant..<shape.count where shape[axis] != target[axis + offset] { return nil }
+  return target.elementCount / block
+}

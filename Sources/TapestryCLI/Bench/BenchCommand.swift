@@ -23,7 +23,8 @@ enum BenchCommand {
     /// A directory with the anchors' arrays (`<cell>_<size>.safetensors`), whose loss and
     /// ‖∂L/∂W_hh‖ are then checked against PyTorch's.
     var referenceDirectory: String?
-    /// Instead of timing, run 1,000 W1 training steps per size and print the resident set size.
+    /// Instead of timing, run 1,000 training steps per recurrent workload and size and print the
+    /// resident set size.
     var memory = false
   }
 
@@ -61,9 +62,9 @@ enum BenchCommand {
                          a smoke test
       --json FILE        also write one record per measurement to FILE
       --reference-dir D  load D/<cell>_<size>.safetensors (make_fixtures.py --out D)
-      --memory           run 1,000 W1 steps per size (10 with --quick, which here keeps the
-                         sizes given) and print the resident set size after steps 1, 10, 100
-                         and 1,000
+      --memory           run 1,000 training steps per size of each of W1–W4 in --workloads (W1
+                         without it; 10 steps with --quick, which here keeps the sizes given)
+                         and print the resident set size after steps 1, 10, 100 and 1,000
       --help             show this text
     """
 
@@ -146,7 +147,13 @@ enum BenchCommand {
         + ", matmul tile \(ComputeSettings.registerTile)")
     if options.memory {
       // Every size asked for, even with --quick: a few L steps give its peak.
-      try memoryRun(sizes: options.sizes, steps: options.quick ? 10 : 1000)
+      // Without --workloads, the LSTM alone, the figure the issue asks for.
+      let kinds =
+        options.workloads == workloadNames
+        ? [.lstm] : options.workloads.compactMap(RecurrentKind.init(workload:))
+      memoryRun(
+        kinds: kinds, sizes: options.sizes,
+        steps: options.quick ? 10 : 1000)
       return
     }
     let referenceDirectory = options.referenceDirectory.map { URL(fileURLWithPath: $0) }
@@ -243,21 +250,29 @@ enum BenchCommand {
     return (record, failures)
   }
 
-  /// Runs `steps` W1 training steps per size and prints the resident set size as it goes: it
-  /// stays flat when every step's tape is freed.
-  static func memoryRun(sizes: [RecurrentSize], steps: Int) throws {
-    for size in sizes {
-      let step = RecurrentProblem.seeded(.lstm, size).makeStep(Float.self)
-      let checkpoints: Set = [1, 10, 100, 1000, steps]
-      for index in 1...steps {
-        blackHole(step.run())
-        if checkpoints.contains(index) {
-          let memory = ProcessFacts.memory()
-          print(
-            String(
-              format: "W1 lstm %@ step %5d: resident %8.1f MiB, peak %8.1f MiB", size.rawValue,
-              index, memory.current ?? .nan, memory.peak ?? .nan))
-        }
+  /// Runs `steps` training steps of each kind and size and prints the resident set size as it
+  /// goes: it stays flat when every step's tape is freed. (Also the harness to profile a
+  /// workload with: nothing but its steps runs.)
+  static func memoryRun(kinds: [RecurrentKind], sizes: [RecurrentSize], steps: Int) {
+    for kind in kinds {
+      for size in sizes where kind.sizes.contains(size) {
+        memoryRun(kind, size, steps: steps)
+      }
+    }
+  }
+
+  /// ``memoryRun(kinds:sizes:steps:)`` for one kind and size.
+  static func memoryRun(_ kind: RecurrentKind, _ size: RecurrentSize, steps: Int) {
+    let step = RecurrentProblem.seeded(kind, size).makeStep(Float.self)
+    let checkpoints: Set = [1, 10, 100, 1000, steps]
+    for index in 1...steps {
+      blackHole(step.run())
+      if checkpoints.contains(index) {
+        let memory = ProcessFacts.memory()
+        print(
+          String(
+            format: "%@ %@ %@ step %5d: resident %8.1f MiB, peak %8.1f MiB", kind.workload,
+            kind.rawValue, size.rawValue, index, memory.current ?? .nan, memory.peak ?? .nan))
       }
     }
   }
