@@ -21,6 +21,30 @@ private struct Stack: Layer {
   }
 }
 
+/// A model held entirely inline (structs, optionals, plain values, a constant tensor): its
+/// parameters are read at fixed offsets rather than with `Mirror`.
+private struct InlineModel {
+  struct Gate {
+    var weight = Parameter(randomTensor([2, 2], seed: 3))
+    var peephole: Parameter<Double>? = nil
+    var width = 2
+  }
+  var first = Gate()
+  var second = Gate(peephole: Parameter(Tensor<Double>.ones([2])))
+  var scale: Double = 0.5
+  var label = "inline"
+  var mask = Tensor<Double>.ones([2])
+  var shared: Parameter<Double>
+  var other: Parameter<Float> = Parameter(Tensor<Float>.zeros([1]))
+  init() { shared = first.weight }
+}
+
+/// The same parameters, one reachable only through a dictionary: no fixed layout.
+private struct DictionaryModel {
+  var first = InlineModel.Gate()
+  var extra = ["z": InlineModel.Gate(), "a": InlineModel.Gate()]
+}
+
 @Suite("Parameters found by reflection")
 struct ParameterTests {
   @Test func namesFollowPropertiesAndIndices() {
@@ -33,6 +57,24 @@ struct ParameterTests {
       ])
     #expect(trainableParameters(of: model, as: Double.self).count == 6)
     #expect(namedParameters(of: model, as: Float.self).isEmpty)
+  }
+
+  @Test func inlineModelIsNamedAsTheMirrorWalkNamesIt() {
+    let model = InlineModel()
+    let found = namedParameters(of: model, as: Double.self)
+    #expect(found.map(\.name) == ["first.weight", "second.weight", "second.peephole"])
+    #expect(found[0].parameter === model.first.weight)
+    #expect(found[2].parameter === model.second.peephole)
+    #expect(namedParameters(of: model, as: Float.self).map(\.name) == ["other"])
+    // A second call reads the layout computed by the first, from a different value.
+    var changed = model
+    changed.first.peephole = Parameter(Tensor<Double>.zeros([2]))
+    #expect(
+      namedParameters(of: changed, as: Double.self).map(\.name) == [
+        "first.weight", "first.peephole", "second.weight", "second.peephole",
+      ])
+    let nested = namedParameters(of: DictionaryModel(), as: Double.self).map(\.name)
+    #expect(nested == ["first.weight", "extra.a.weight", "extra.z.weight"])
   }
 
   @Test func sharedParameterIsListedOnce() {

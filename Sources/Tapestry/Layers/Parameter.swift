@@ -48,6 +48,7 @@ public struct NamedParameter<Scalar: TensorScalar> {
 public func namedParameters<Scalar>(of model: Any, as _: Scalar.Type = Scalar.self)
   -> [NamedParameter<Scalar>]
 {
+  if let inline = inlineNamedParameters(of: model, as: Scalar.self) { return inline }
   var found: [NamedParameter<Scalar>] = []
   var seen: Set<ObjectIdentifier> = []
   var visitedObjects: Set<ObjectIdentifier> = []
