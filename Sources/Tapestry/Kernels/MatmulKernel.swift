@@ -641,22 +641,37 @@ internal struct MatmulProblem: Sendable {
     let tileColumns = tile.columns(Scalar.self)
     let kc = depth.count
     var out = packed
-    for j0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tileColumns) {
+    var firstColumn = columns.lowerBound
+    if bColumnStride == 1 {
+      // Row by row, each row of the block read from start to end and dealt out to the panels:
+      // B's rows are contiguous, so the whole block is one sequential stream. Panel by panel,
+      // the reads stepped down the rows a row stride apart, to a new page every one or two
+      // rows at the recurrent weights' 2 KiB strides, where the hardware prefetcher does not
+      // follow: a third of the time of g·W 64×2048 · 2048×512 went to packing B, 1.7× less
+      // row by row.
+      let fullPanels = columns.count / tileColumns
+      let width = Scalar.Vector.scalarCount
+      for p in 0..<kc {
+        let source = b + (depth.lowerBound + p) * bRowStride + columns.lowerBound
+        for panel in 0..<fullPanels {
+          let row = out + panel * kc * tileColumns + p * tileColumns
+          // Vector moves: a `memmove` call per panel row costs more than the copy.
+          for v in 0..<tile.vectors {
+            let offset = panel * tileColumns + v * width
+            store(load(source + offset) as Scalar.Vector, row + v * width, false)
+          }
+        }
+      }
+      out += fullPanels * kc * tileColumns
+      firstColumn += fullPanels * tileColumns
+    }
+    for j0 in stride(from: firstColumn, to: columns.upperBound, by: tileColumns) {
       let valid = min(tileColumns, columns.upperBound - j0)
       if bColumnStride == 1 {
         for p in 0..<kc {
-          let source = b + (depth.lowerBound + p) * bRowStride + j0
           let row = out + p * tileColumns
-          if valid == tileColumns {
-            // Vector moves: a `memmove` call per panel row costs more than the copy.
-            let width = Scalar.Vector.scalarCount
-            for v in 0..<tile.vectors {
-              store(load(source + v * width) as Scalar.Vector, row + v * width, false)
-            }
-          } else {
-            row.update(from: source, count: valid)
-            (row + valid).update(repeating: 0, count: tileColumns - valid)
-          }
+          row.update(from: b + (depth.lowerBound + p) * bRowStride + j0, count: valid)
+          (row + valid).update(repeating: 0, count: tileColumns - valid)
         }
       } else if valid == tileColumns {
         // A transposed B (the cells' weights, `h·Wᵀ`): step by step, so the panel is written
