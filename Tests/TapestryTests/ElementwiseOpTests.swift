@@ -142,6 +142,10 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
     ShapePair(lhs: [4], rhs: [3, 4], result: [3, 4]),
     ShapePair(lhs: [], rhs: [2, 3], result: [2, 3]),
     ShapePair(lhs: [2, 1, 3], rhs: [4, 1], result: [2, 4, 3]),
+    // Rows long enough for the vector loops and a tail, repeated along leading axes (a bias or
+    // peephole against a batch: zipped, and its gradient summed, row by row).
+    ShapePair(lhs: [5, 37], rhs: [37], result: [5, 37]),
+    ShapePair(lhs: [1, 37], rhs: [2, 3, 37], result: [2, 3, 37]),
   ]
 }
 

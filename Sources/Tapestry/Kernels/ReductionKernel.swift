@@ -77,58 +77,51 @@ extension Kernels {
   /// `total[k] += Σ_r a[r·w + k]`, or `Σ_r a[r·w + k]·b[r·w + k]` when `b` is given, over the
   /// `a.count / w` rows of `w = total.count` elements: the gradient of a block that was repeated
   /// along leading axes (a bias or a peephole added to every row of a batch), added to its
-  /// running total.
+  /// running total; with one row, a gradient (or a product's) added to a total of its own shape.
   ///
   /// The rows are summed first and the sum added to the total last, the order of a separate
-  /// sum and add, so the fast path and the general one round alike. Four vectors of columns go
-  /// down the rows together, so each cache line of `a` is read once however many rows there are.
+  /// sum and add, so the fast path and the general one round alike. The rows are read in order,
+  /// one sequential stream: down the columns, a row stride apart, the reads would reach a new
+  /// page every row or two, where the hardware prefetcher does not follow.
   @inlinable
   static func addRowSums<Scalar: TensorScalar>(
     _ a: UnsafeBufferPointer<Scalar>, times b: UnsafeBufferPointer<Scalar>?,
     into total: UnsafeMutableBufferPointer<Scalar>
   ) {
-    typealias V = Scalar.Vector
-    let width = V.scalarCount
     let columns = total.count
     guard columns > 0 else { return }
     let rows = a.count / columns
-    @inline(__always) func term(_ offset: Int) -> V {
-      let x = V.loadUnaligned(from: a, at: offset)
-      guard let b else { return x }
-      return x * V.loadUnaligned(from: b, at: offset)
+    guard rows > 1 else { return addRow(a, times: b, at: 0, into: total) }
+    withUnsafeTemporaryAllocation(of: Scalar.self, capacity: columns) { sum in
+      sum.initialize(repeating: 0)
+      for r in 0..<rows { addRow(a, times: b, at: r * columns, into: sum) }
+      addRow(UnsafeBufferPointer(sum), times: nil, at: 0, into: total)
     }
-    var k = 0
-    while k + 4 * width <= columns {
-      var s0 = V(), s1 = V(), s2 = V(), s3 = V()
-      for r in 0..<rows {
-        let offset = r * columns + k
-        s0 += term(offset)
-        s1 += term(offset + width)
-        s2 += term(offset + 2 * width)
-        s3 += term(offset + 3 * width)
+  }
+
+  /// `total[k] += a[offset + k]`, or `a[offset + k]·b[offset + k]`, for every `k` of `total`.
+  @inlinable @inline(__always)
+  static func addRow<Scalar: TensorScalar>(
+    _ a: UnsafeBufferPointer<Scalar>, times b: UnsafeBufferPointer<Scalar>?, at offset: Int,
+    into total: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    typealias V = Scalar.Vector
+    let width = V.scalarCount
+    let n = total.count
+    if let b {
+      var k = 0
+      while k + width <= n {
+        let term =
+          V.loadUnaligned(from: a, at: offset + k) * V.loadUnaligned(from: b, at: offset + k)
+        (V.loadUnaligned(from: total, at: k) + term).storeUnaligned(to: total, at: k)
+        k += width
       }
-      (V.loadUnaligned(from: total, at: k) + s0).storeUnaligned(to: total, at: k)
-      (V.loadUnaligned(from: total, at: k + width) + s1).storeUnaligned(to: total, at: k + width)
-      (V.loadUnaligned(from: total, at: k + 2 * width) + s2).storeUnaligned(
-        to: total, at: k + 2 * width)
-      (V.loadUnaligned(from: total, at: k + 3 * width) + s3).storeUnaligned(
-        to: total, at: k + 3 * width)
-      k += 4 * width
-    }
-    while k + width <= columns {
-      var sum = V()
-      for r in 0..<rows { sum += term(r * columns + k) }
-      (V.loadUnaligned(from: total, at: k) + sum).storeUnaligned(to: total, at: k)
-      k += width
-    }
-    while k < columns {
-      var sum = Scalar.zero
-      for r in 0..<rows {
-        let offset = r * columns + k
-        sum += b.map { a[offset] * $0[offset] } ?? a[offset]
+      while k < n {
+        total[k] += a[offset + k] * b[offset + k]
+        k += 1
       }
-      total[k] += sum
-      k += 1
+    } else {
+      addRun(UnsafeBufferPointer(rebasing: a[offset..<(offset + n)]), into: total)
     }
   }
 }

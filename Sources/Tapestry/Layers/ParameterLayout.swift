@@ -12,8 +12,8 @@
 // existentials, enums, tuples, closures) could change what it holds without changing the
 // value's bytes, so those models keep the `Mirror` walk.
 
-@_spi(Reflection) import Swift
 import Foundation
+@_spi(Reflection) import Swift
 
 /// A parameter stored inline in a model: its dotted name and where its reference lies.
 struct ParameterSlot: Sendable {
