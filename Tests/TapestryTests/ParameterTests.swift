@@ -45,6 +45,12 @@ private struct DictionaryModel {
   var extra = ["z": InlineModel.Gate(), "a": InlineModel.Gate()]
 }
 
+/// A model with a `weak` parameter reference: not a strong reference to read from its bytes.
+private struct WeakReferenceModel {
+  var weight = Parameter(randomTensor([2, 2], seed: 6))
+  weak var tied: Parameter<Double>?
+}
+
 @Suite("Parameters found by reflection")
 struct ParameterTests {
   @Test func namesFollowPropertiesAndIndices() {
@@ -75,6 +81,12 @@ struct ParameterTests {
       ])
     let nested = namedParameters(of: DictionaryModel(), as: Double.self).map(\.name)
     #expect(nested == ["first.weight", "extra.a.weight", "extra.z.weight"])
+    let kept = Parameter(Tensor<Double>.ones([2]))
+    var weak = WeakReferenceModel()
+    weak.tied = kept
+    let tied = namedParameters(of: weak, as: Double.self)
+    #expect(tied.map(\.name) == ["weight", "tied"])
+    #expect(tied.last?.parameter === kept)
   }
 
   @Test func sharedParameterIsListedOnce() {

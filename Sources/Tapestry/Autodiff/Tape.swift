@@ -616,6 +616,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     let index = record.inputs.index(slot)
     guard index >= 0 else { return }
     let shape = state.pointee.records[index].output.shape
+    // Tested here although `add(_:summedTo:op:into:)` tests it too: passing `record.op` on every
+    // call made the compiler copy the whole borrowed record (callgrind, W1 S: 2.4% more).
     if gradient.shape == shape {
       Tensor.add(gradient, into: &grads[index])
     } else {

@@ -95,17 +95,17 @@ internal enum Kernels {
             }
             return
           }
-          if a.shape == shape, let rows = leadingRepeats(of: b.shape, in: shape) {
-            let width = b.count
+          let bRepeats = a.shape == shape ? leadingRepeats(of: b.shape, in: shape) : nil
+          let aRepeats = b.shape == shape ? leadingRepeats(of: a.shape, in: shape) : nil
+          if let rows = bRepeats ?? aRepeats {
+            // The repeated operand stays at its one row; the other steps with the output.
+            let width = count / rows
+            let stepA = bRepeats == nil ? 0 : width
+            let stepB = bRepeats == nil ? width : 0
             for row in 0..<rows {
-              zipRun(baseA + row * width, 1, baseB, 1, baseOut + row * width, width, f, vf)
-            }
-            return
-          }
-          if b.shape == shape, let rows = leadingRepeats(of: a.shape, in: shape) {
-            let width = a.count
-            for row in 0..<rows {
-              zipRun(baseA, 1, baseB + row * width, 1, baseOut + row * width, width, f, vf)
+              zipRun(
+                baseA + row * stepA, 1, baseB + row * stepB, 1, baseOut + row * width, width, f,
+                vf)
             }
             return
           }

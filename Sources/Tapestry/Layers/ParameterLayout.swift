@@ -10,7 +10,8 @@
 // offsets are the same in every value of the type, so they are computed once and the parameters
 // are then read straight from the value's bytes. Anything else (classes, arrays, dictionaries,
 // existentials, enums, tuples, closures) could change what it holds without changing the
-// value's bytes, so those models keep the `Mirror` walk.
+// value's bytes, and `weak` or `unowned` properties are not strong references to load, so those
+// models keep the `Mirror` walk.
 
 import Foundation
 @_spi(Reflection) import Swift
@@ -75,7 +76,11 @@ final class ParameterLayouts: @unchecked Sendable {
     let optionalParameter = ObjectIdentifier(Parameter<Scalar>?.self)
     var slots: [ParameterSlot] = []
     func visitFields(of type: Any.Type, at base: Int, path: [String]) -> Bool {
-      _forEachField(of: type, options: []) { cName, offset, fieldType, kind in
+      // The field enumeration reports a `weak` or `unowned` property as the plain type, but its
+      // storage is not a strong reference and must not be loaded as one; the key-path
+      // enumeration refuses such types, so they keep the `Mirror` walk.
+      guard _openExistential(type, do: hasOnlyStrongFields) else { return false }
+      return _forEachField(of: type, options: []) { cName, offset, fieldType, kind in
         let label = String(cString: cName)
         let name = path + [label.hasPrefix("_") ? String(label.dropFirst()) : label]
         let id = ObjectIdentifier(fieldType)
@@ -90,6 +95,9 @@ final class ParameterLayouts: @unchecked Sendable {
         guard kind == .struct else { return false }
         return visitFields(of: fieldType, at: base + offset, path: name)
       }
+    }
+    func hasOnlyStrongFields<Value>(_: Value.Type) -> Bool {
+      _forEachFieldWithKeyPath(of: Value.self, options: []) { _, _ in true }
     }
     var isStruct = false
     _ = _forEachField(of: Root<Model>.self, options: []) { _, _, _, kind in

@@ -118,22 +118,8 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   @inlinable @inline(__always)
   mutating func add(_ other: Tensor) {
     node = nil
-    let width = Scalar.Vector.scalarCount
     other.elements.withUnsafeBufferPointer { source in
-      elements.withUnsafeMutableBufferPointer { target in
-        let n = target.count
-        var i = 0
-        while i + width <= n {
-          (Scalar.Vector.loadUnaligned(from: target, at: i)
-            + Scalar.Vector.loadUnaligned(from: source, at: i))
-            .storeUnaligned(to: target, at: i)
-          i += width
-        }
-        while i < n {
-          target[i] += source[i]
-          i += 1
-        }
-      }
+      elements.withUnsafeMutableBufferPointer { target in Kernels.addRun(source, into: target) }
     }
   }
 
