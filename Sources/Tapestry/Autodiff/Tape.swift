@@ -474,7 +474,23 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
 
   /// Walks entries `output ... lowest` backwards and returns the gradient of each position in
   /// `keeping` (indexed by tape position, `nil` elsewhere and where none arrived).
+  ///
+  /// Matrix products in the pass keep the operands they pack more than once (a recurrent weight,
+  /// right operand of the state's gradient at every time step) packed until it ends
+  /// (``PackedOperands``).
   func backward(
+    from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, keeping: [Int],
+    createGraph: Bool, retainTape: Bool
+  ) -> [Tensor<Scalar>?] {
+    PackedOperands.$current.withValue(PackedOperands()) {
+      walkBackward(
+        from: output, seed: seed, downTo: lowest, keeping: keeping, createGraph: createGraph,
+        retainTape: retainTape)
+    }
+  }
+
+  /// ``backward(from:seed:downTo:keeping:createGraph:retainTape:)`` inside its packing scope.
+  private func walkBackward(
     from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, keeping: [Int],
     createGraph: Bool, retainTape: Bool
   ) -> [Tensor<Scalar>?] {

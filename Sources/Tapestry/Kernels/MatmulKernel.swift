@@ -52,6 +52,9 @@ internal enum MatmulBlocking {
   static let workerPieces = 8
   /// Up to this many rows, `A·Bᵀ` runs as `(B·Aᵀ)ᵀ` (see `MatmulProblem.transposed`).
   static let swapRows = 64
+  /// From this many elements of B, a B packed whole is kept for reuse during a backward pass
+  /// (``PackedOperands``); below, packing it again costs less than looking for it.
+  static let reusedPackingElements = 1 << 12
 }
 
 extension Kernels {
@@ -62,11 +65,15 @@ extension Kernels {
   /// C between them when the product is large enough to pay for it, or whenever its shape allows
   /// with `splitAtAnySize` (for tests, which cover every way of splitting on small products).
   /// `tile` is the register tile, the one that fits this target unless a test asks for another.
+  /// `packedB`, when given, is B already packed by ``MatmulProblem/packWholeB(_:into:)`` for a
+  /// product that ``MatmulProblem/packsB(_:)`` (a recurrent weight used at every time step):
+  /// it is read instead of packing B again.
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, into c: UnsafeMutablePointer<Scalar>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
-    threads: Int, splitAtAnySize: Bool = false, tile: RegisterTile = .native
+    threads: Int, splitAtAnySize: Bool = false, tile: RegisterTile = .native,
+    packedB: UnsafePointer<Scalar>? = nil
   ) {
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
@@ -74,25 +81,27 @@ extension Kernels {
       return
     }
     let problem = MatmulProblem(
-      m: m, n: n, k: k,
-      aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
-      bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
-      cRowStride: n, cColumnStride: 1, accumulate: accumulate, threads: threads,
-      splitAtAnySize: splitAtAnySize, tile: tile)
+      m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate,
+      threads: threads, splitAtAnySize: splitAtAnySize, tile: tile)
+    precondition(
+      packedB == nil || problem.packsB(Scalar.self),
+      "matmul: a packed B was given for a product that does not pack B")
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
     // Float and Double once, in this module, whichever module the generic caller lives in.
     if Scalar.self == Float.self {
       problem.run(
         UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
         UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
-        UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self))
+        UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self),
+        packedB: packedB.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) })
     } else if Scalar.self == Double.self {
       problem.run(
         UnsafeRawPointer(a).assumingMemoryBound(to: Double.self),
         UnsafeRawPointer(b).assumingMemoryBound(to: Double.self),
-        UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self))
+        UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self),
+        packedB: packedB.map { UnsafeRawPointer($0).assumingMemoryBound(to: Double.self) })
     } else {
-      problem.run(a, b, c)
+      problem.run(a, b, c, packedB: packedB)
     }
   }
 }
@@ -139,7 +148,8 @@ internal struct MatmulProblem: Sendable {
   /// synchronising, and the operand split on is read only by the piece that owns it (a slice of
   /// W in the swapped `h·Wᵀ`).
   func run<Scalar: TensorScalar>(
-    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
+    packedB: UnsafePointer<Scalar>? = nil
   ) {
     // A batch of one sequence gives products of one row (forward, and the gradient of the
     // state) and of depth one (the weight gradient). Packing would pad the row to a tile of 8
@@ -152,14 +162,14 @@ internal struct MatmulProblem: Sendable {
       outerProduct(a, b, c)
       return
     }
-    if bRowStride == 1 && bColumnStride != 1 && m <= MatmulBlocking.swapRows && n > m {
+    if swapsOperands {
       transposed.run(b, a, c)
       return
     }
     let tileColumns = tile.columns(Scalar.self)
     let parts = splits(m * n * k, above: MatmulBlocking.parallelThreshold) ? threads : 1
     if parts == 1 {
-      compute(a, b, c, rows: 0..<m, columns: 0..<n)
+      compute(a, b, c, packedB: packedB, rows: 0..<m, columns: 0..<n)
       return
     }
     // A B read in place is shared by both threads at no cost, so even a few rows are split (in
@@ -181,18 +191,16 @@ internal struct MatmulProblem: Sendable {
       parts == 2 && splitRows && readsBInPlace(Scalar.self)
       ? min(units, MatmulBlocking.workerPieces) : min(parts, units)
     if pieces == 1 {
-      compute(a, b, c, rows: 0..<m, columns: 0..<n)
+      compute(a, b, c, packedB: packedB, rows: 0..<m, columns: 0..<n)
       return
     }
-    let addresses = MatmulAddresses(a: a, b: b, c: c)
+    let addresses = MatmulAddresses(a: a, b: b, c: c, packedB: packedB)
     let work: @Sendable (Int) -> Void = { piece in
       let lower = min(extent, units * piece / pieces * unit)
       let upper = min(extent, units * (piece + 1) / pieces * unit)
-      if splitRows {
-        compute(addresses.a, addresses.b, addresses.c, rows: lower..<upper, columns: 0..<n)
-      } else {
-        compute(addresses.a, addresses.b, addresses.c, rows: 0..<m, columns: lower..<upper)
-      }
+      compute(
+        addresses.a, addresses.b, addresses.c, packedB: addresses.packedB,
+        rows: splitRows ? lower..<upper : 0..<m, columns: splitRows ? 0..<n : lower..<upper)
     }
     if parts == 2 {
       let counter = PieceCounter()
@@ -224,7 +232,7 @@ internal struct MatmulProblem: Sendable {
       return
     }
     let half = (n / group + 1) / 2 * group
-    let addresses = MatmulAddresses(a: a, b: b, c: c)
+    let addresses = MatmulAddresses(a: a, b: b, c: c, packedB: nil)
     Kernels.StepWorker.shared.run { part in
       let columns = part == 0 ? 0..<half : half..<n
       let piece = MatmulProblem(
@@ -259,34 +267,78 @@ internal struct MatmulProblem: Sendable {
       && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
   }
 
+  /// Whether ``run(_:_:_:packedB:)`` computes this product as ``transposed``: `A·Bᵀ` with few
+  /// rows of A.
+  var swapsOperands: Bool {
+    bRowStride == 1 && bColumnStride != 1 && m <= MatmulBlocking.swapRows && n > m
+  }
+
+  /// Whether the tiled path packs all of B for this product (rather than reading it in place, or
+  /// taking a path without packing), so that a copy of B packed once by ``packWholeB(_:into:)``
+  /// can stand in for it.
+  func packsB<Scalar>(_ scalar: Scalar.Type) -> Bool {
+    m > 1 && k > 1 && !swapsOperands && !readsBInPlace(scalar)
+  }
+
+  /// Depth of a packed block: longer when A is read in place (see ``MatmulBlocking``). Decided
+  /// on the whole product's shape, so that every thread's part, and a copy of B packed ahead
+  /// (``packWholeB(_:into:)``), use the same blocks.
+  var depthBlock: Int {
+    min(k, readsAInPlace ? MatmulBlocking.inPlaceDepthBlock : MatmulBlocking.depthBlock)
+  }
+
+  /// Whether A is broadcast from where it is rather than packed. With few columns each packed A
+  /// panel would be used by only one or two B panels: W in the swapped `A·Bᵀ`, or the transposed
+  /// gradient in a weight gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line).
+  /// Measured: the two 64-column halves of `g·W` 32×512·512×128 with A in place, 2.5× slower
+  /// than packed.
+  var readsAInPlace: Bool { n <= MatmulBlocking.skinnyRows }
+
+  /// Elements of all of B packed: every depth block (``depthBlock``) holds all the columns,
+  /// rounded up to whole panels.
+  func wholePackedBCount<Scalar: TensorScalar>(_: Scalar.Type) -> Int {
+    k * roundUp(n, tile.columns(Scalar.self))
+  }
+
+  /// Packs all of B into `packed` (``wholePackedBCount(_:)`` elements), depth block after depth
+  /// block, each laid out as ``packB(_:into:depth:columns:)`` lays out a block of all columns:
+  /// the panel of the block at depth `p0` and column `j` (a whole panel's first column) starts
+  /// at `p0·paddedColumns + j·kc`.
+  func packWholeB<Scalar: TensorScalar>(
+    _ b: UnsafePointer<Scalar>, into packed: UnsafeMutablePointer<Scalar>
+  ) {
+    let block = depthBlock
+    let paddedColumns = roundUp(n, tile.columns(Scalar.self))
+    for p0 in stride(from: 0, to: k, by: block) {
+      packB(
+        b, into: packed + p0 * paddedColumns, depth: p0..<min(k, p0 + block), columns: 0..<n)
+    }
+  }
+
   /// Whether a product doing `work` (multiply-adds, or elements of B for one row) is split
   /// between threads, given the `threshold` above which that pays.
   func splits(_ work: Int, above threshold: Int) -> Bool {
     threads >= 2 && (splitAtAnySize || work >= threshold)
   }
 
-  /// The serial blocked algorithm for the part `rows × columns` of C.
+  /// The serial blocked algorithm for the part `rows × columns` of C, reading B's panels from
+  /// `packedB` (all of B, from ``packWholeB(_:into:)``) when given instead of packing them.
   func compute<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
-    rows: Range<Int>, columns: Range<Int>
+    packedB prepacked: UnsafePointer<Scalar>?, rows: Range<Int>, columns: Range<Int>
   ) {
     let tileRows = tile.rows
     let tileColumns = tile.columns(Scalar.self)
-    // With few columns each packed A panel would be used by only one or two B panels, so A is
-    // broadcast from where it is: W in the swapped `A·Bᵀ`, or the transposed gradient in a weight
-    // gradient `gᵀ·x` with few inputs (8 rows of a step in one cache line). Decided on the whole
-    // product's shape, like reading B in place, so that a thread's part takes the same path as the
-    // whole (measured: the two 64-column halves of `g·W` 32×512·512×128 with A in place, 2.5×
-    // slower than packed).
-    let readAInPlace = n <= MatmulBlocking.skinnyRows
-    let depthBlock = min(
-      k, readAInPlace ? MatmulBlocking.inPlaceDepthBlock : MatmulBlocking.depthBlock)
+    let readAInPlace = readsAInPlace
+    let depthBlock = self.depthBlock
     let columnBlock = max(
       tileColumns,
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
         * tileColumns)
     let readBInPlace = readsBInPlace(Scalar.self)
-    let packedBCount = depthBlock * min(columnBlock, roundUp(columns.count, tileColumns))
+    let paddedColumns = roundUp(n, tileColumns)
+    let packedBCount =
+      prepacked == nil ? depthBlock * min(columnBlock, roundUp(columns.count, tileColumns)) : 1
     let packedACount = depthBlock * min(rowBlock, roundUp(rows.count, tileRows))
     withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedBCount) { packedB in
       withUnsafeTemporaryAllocation(of: Scalar.self, capacity: packedACount) { packedA in
@@ -298,7 +350,10 @@ internal struct MatmulProblem: Sendable {
             let nc = min(columnBlock, columns.upperBound - j0)
             for p0 in stride(from: 0, to: k, by: depthBlock) {
               let kc = min(depthBlock, k - p0)
-              if readBInPlace {
+              var blockB = UnsafePointer(packedB)
+              if let prepacked {
+                blockB = prepacked + p0 * paddedColumns + j0 * kc
+              } else if readBInPlace {
                 // Only a last, partial panel is packed (to offset 0), for its zero padding.
                 let full = nc / tileColumns * tileColumns
                 if full < nc {
@@ -326,7 +381,7 @@ internal struct MatmulProblem: Sendable {
                     let inPlace = readBInPlace && nc - jr >= tileColumns
                     let packedOffset = readBInPlace ? 0 : jr * kc
                     let inPlaceOffset = p0 * bRowStride + j0 + jr
-                    let panelB = inPlace ? b + inPlaceOffset : UnsafePointer(packedB + packedOffset)
+                    let panelB = inPlace ? b + inPlaceOffset : blockB + packedOffset
                     let panelBStride = inPlace ? bRowStride : tileColumns
                     let validColumns = min(tileColumns, nc - jr)
                     let target = c + (i0 + ir) * cRowStride + (j0 + jr) * cColumnStride
@@ -699,6 +754,22 @@ internal struct MatmulProblem: Sendable {
   }
 }
 
+extension MatmulProblem {
+  /// The product `C = op(A)·op(B)` (or `C += …` with `accumulate`) on contiguous row-major
+  /// buffers: A stored `[m, k]` (`[k, m]` when `transposeA`), B `[k, n]` (`[n, k]`), C `[m, n]`.
+  init(
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
+    threads: Int, splitAtAnySize: Bool = false, tile: RegisterTile = .native
+  ) {
+    self.init(
+      m: m, n: n, k: k,
+      aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
+      bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
+      cRowStride: n, cColumnStride: 1, accumulate: accumulate, threads: threads,
+      splitAtAnySize: splitAtAnySize, tile: tile)
+  }
+}
+
 /// The operand addresses, handed to the worker threads.
 ///
 /// Unchecked: each thread reads A and B and writes a disjoint part of C, and `run` returns only
@@ -707,6 +778,7 @@ private struct MatmulAddresses<Scalar>: @unchecked Sendable {
   let a: UnsafePointer<Scalar>
   let b: UnsafePointer<Scalar>
   let c: UnsafeMutablePointer<Scalar>
+  let packedB: UnsafePointer<Scalar>?
 }
 
 /// The next piece of a product split between the caller and the worker, claimed by either.

@@ -47,6 +47,12 @@ public func matmul<Scalar>(
   let count = (batch ?? 1) * m * n
   let threads = ComputeSettings.threads
   let scalars: [Scalar] = Kernels.array(count: count) { out in
+    if batch == nil, let baseOut = out.baseAddress {
+      Kernels.matmul(
+        a.scalars, b.scalars, into: baseOut, m: m, n: n, k: k, transposeA: transposeA,
+        transposeB: transposeB, accumulate: false)
+      return
+    }
     a.scalars.withUnsafeBufferPointer { pa in
       b.scalars.withUnsafeBufferPointer { pb in
         guard let baseA = pa.baseAddress, let baseB = pb.baseAddress, let baseOut = out.baseAddress
@@ -122,18 +128,11 @@ func accumulateProduct<Scalar>(
     // place rather than copied.
     var whole = current
     total = nil
-    let threads = ComputeSettings.threads
-    a.scalars.withUnsafeBufferPointer { pa in
-      b.scalars.withUnsafeBufferPointer { pb in
-        whole.elements.withUnsafeMutableBufferPointer { out in
-          guard let baseA = pa.baseAddress, let baseB = pb.baseAddress,
-            let baseOut = out.baseAddress
-          else { return }
-          Kernels.matmul(
-            baseA, baseB, into: baseOut, m: rows, n: columns, k: depth, transposeA: transposeA,
-            transposeB: transposeB, accumulate: true, threads: threads)
-        }
-      }
+    whole.elements.withUnsafeMutableBufferPointer { out in
+      guard let baseOut = out.baseAddress else { return }
+      Kernels.matmul(
+        a.scalars, b.scalars, into: baseOut, m: rows, n: columns, k: depth,
+        transposeA: transposeA, transposeB: transposeB, accumulate: true)
     }
     total = whole
     return

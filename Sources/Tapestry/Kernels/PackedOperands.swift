@@ -1,0 +1,117 @@
+// Right operands of matrix products packed once per backward pass. A recurrent weight W is the
+// right operand of the state's gradient `g·W` at every time step; packing it into the kernel's
+// panels each time read all of W (4 MiB for an LSTM at H = 512) from the last-level cache and
+// wrote it again, once per step, although W does not change during the pass.
+
+import Synchronization
+
+/// Packed copies of the right operands of matrix products, made during one backward pass and
+/// reused for the rest of it.
+///
+/// An operand is packed on its second use in the pass; the first use only notes its address, so
+/// that operands used once (a time step's state in its weight gradient) are neither packed twice
+/// nor kept. Each packed copy keeps the operand's array alive: its buffer can then be neither
+/// freed, and its address given to another array, nor changed in place (a write to an array
+/// with two references copies it first), so a copy found by address is always the packing of
+/// the same values. The copies are freed with the cache, when the pass ends.
+@usableFromInline
+final class PackedOperands: Sendable {
+  /// The cache of the backward pass running in this task, if any.
+  @TaskLocal @usableFromInline static var current: PackedOperands?
+
+  /// What identifies a packing: the operand's buffer, its layout, and the blocking the product
+  /// uses (a product with different blocks packs the same B differently).
+  private struct Key: Hashable {
+    let address: UInt
+    let scalar: ObjectIdentifier
+    let rowStride: Int
+    let columnStride: Int
+    let depth: Int
+    let columns: Int
+    let depthBlock: Int
+    let tileRows: Int
+    let tileVectors: Int
+  }
+
+  /// A packed copy (its address: pointers are not `Sendable`) and the array it was packed from,
+  /// kept alive with it.
+  private struct Entry {
+    let operand: any Sendable
+    let packed: UInt
+  }
+
+  private struct State: ~Copyable {
+    var seen: Set<Key> = []
+    var entries: [Key: Entry] = [:]
+  }
+
+  private let state = Mutex(State())
+
+  @usableFromInline init() {}
+
+  deinit {
+    state.withLock { state in
+      for entry in state.entries.values {
+        UnsafeMutableRawPointer(bitPattern: entry.packed)?.deallocate()
+      }
+    }
+  }
+
+  /// The packed copy of `b`, the right operand of `problem` (which must pack all of B), or `nil`
+  /// when this is the first time the pass multiplies by it this way.
+  @usableFromInline
+  func packed<Scalar: TensorScalar>(_ b: [Scalar], for problem: MatmulProblem)
+    -> UnsafePointer<Scalar>?
+  {
+    b.withUnsafeBufferPointer { buffer in
+      guard let base = buffer.baseAddress else { return nil }
+      let key = Key(
+        address: UInt(bitPattern: base), scalar: ObjectIdentifier(Scalar.self),
+        rowStride: problem.bRowStride, columnStride: problem.bColumnStride, depth: problem.k,
+        columns: problem.n, depthBlock: problem.depthBlock, tileRows: problem.tile.rows,
+        tileVectors: problem.tile.vectors)
+      let address = state.withLock { state -> UInt in
+        if let entry = state.entries[key] { return entry.packed }
+        guard state.seen.insert(key).inserted == false else { return 0 }
+        let packed = UnsafeMutablePointer<Scalar>.allocate(
+          capacity: problem.wholePackedBCount(Scalar.self))
+        problem.packWholeB(base, into: packed)
+        let address = UInt(bitPattern: packed)
+        state.entries[key] = Entry(operand: b, packed: address)
+        return address
+      }
+      return UnsafePointer(bitPattern: address)
+    }
+  }
+}
+
+extension Kernels {
+  /// ``matmul(_:_:into:m:n:k:transposeA:transposeB:accumulate:threads:splitAtAnySize:tile:packedB:)``
+  /// on the elements of two matrices, with B read from the backward pass's ``PackedOperands``
+  /// when the product packs all of a B large enough for a second packing to matter.
+  @usableFromInline
+  static func matmul<Scalar: TensorScalar>(
+    _ a: [Scalar], _ b: [Scalar], into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int,
+    transposeA: Bool, transposeB: Bool, accumulate: Bool
+  ) {
+    let threads = ComputeSettings.threads
+    let problem = MatmulProblem(
+      m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate,
+      threads: threads)
+    // The task-local read costs more than packing a small B.
+    let packedB =
+      k * n >= MatmulBlocking.reusedPackingElements && problem.packsB(Scalar.self)
+      ? PackedOperands.current?.packed(b, for: problem) : nil
+    a.withUnsafeBufferPointer { pa in
+      b.withUnsafeBufferPointer { pb in
+        guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {
+          if !accumulate { c.update(repeating: 0, count: m * n) }
+          return
+        }
+        matmul(
+          baseA, baseB, into: c, m: m, n: n, k: k, transposeA: transposeA,
+          transposeB: transposeB, accumulate: accumulate, threads: threads, packedB: packedB)
+      }
+    }
+  }
+}

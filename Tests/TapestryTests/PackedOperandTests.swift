@@ -1,0 +1,127 @@
+import Testing
+
+@testable import Tapestry
+
+/// A product that packs all of B, and how it is run.
+struct PackedProduct: CustomTestStringConvertible, Sendable {
+  let m: Int
+  let k: Int
+  let n: Int
+  let transposeB: Bool
+  let threads: Int
+  var tile = RegisterTile.native
+
+  var testDescription: String {
+    "\(m)×\(k) · \(k)×\(n)\(transposeB ? " (B transposed)" : ""), \(threads) thread(s), \(tile)"
+  }
+
+  func problem(accumulate: Bool = false) -> MatmulProblem {
+    MatmulProblem(
+      m: m, n: n, k: k, transposeA: false, transposeB: transposeB, accumulate: accumulate,
+      threads: threads, splitAtAnySize: threads > 1, tile: tile)
+  }
+}
+
+/// Depths across two blocks, columns across a partial panel and (Float, 600 columns) two column
+/// blocks, rows that split by columns (70) and by rows (300) on two threads, both register tiles;
+/// those that pack B (8 rows of a transposed B run swapped, which packs A instead).
+private let packedProducts: [PackedProduct] = {
+  let other = RegisterTile.native == .wide ? RegisterTile.narrow : .wide
+  let shapes = [(70, 300, 90), (300, 40, 70), (8, 300, 600), (100, 20, 33)]
+  let products = shapes.flatMap { m, k, n in
+    [false, true].flatMap { transposeB in
+      [1, 2].flatMap { threads in
+        [RegisterTile.native, other].map { tile in
+          PackedProduct(m: m, k: k, n: n, transposeB: transposeB, threads: threads, tile: tile)
+        }
+      }
+    }
+  }
+  return products.filter { $0.problem().packsB(Float.self) && $0.problem().packsB(Double.self) }
+}()
+
+/// Values in [-1, 1) from `seed`.
+private func values<Scalar: TensorScalar>(_: Scalar.Type, _ count: Int, seed: UInt64) -> [Scalar] {
+  var generator = SeededGenerator(seed: seed)
+  return (0..<count).map { _ in Scalar(Double.random(in: -1..<1, using: &generator)) }
+}
+
+/// `op(A)·op(B)` added to `c`, with B packed by the kernel or taken from `packedB`.
+private func product<Scalar: TensorScalar>(
+  _ shape: PackedProduct, _ a: [Scalar], _ b: [Scalar], _ c: [Scalar],
+  packedB: UnsafePointer<Scalar>?
+) -> [Scalar] {
+  var c = c
+  c.withUnsafeMutableBufferPointer { pc in
+    guard let baseC = pc.baseAddress else { return }
+    Kernels.matmul(
+      a, b, into: baseC, m: shape.m, n: shape.n, k: shape.k, transposeA: false,
+      transposeB: shape.transposeB, accumulate: true, threads: shape.threads,
+      splitAtAnySize: shape.threads > 1, tile: shape.tile, packedB: packedB)
+  }
+  return c
+}
+
+private func expectPackedEqualsUnpacked<Scalar: TensorScalar>(
+  _ type: Scalar.Type, _ shape: PackedProduct
+) {
+  let problem = shape.problem(accumulate: true)
+  #expect(problem.packsB(type))
+  let a = values(type, shape.m * shape.k, seed: 1)
+  let b = values(type, shape.k * shape.n, seed: 2)
+  let c = values(type, shape.m * shape.n, seed: 3)
+  let packed = UnsafeMutablePointer<Scalar>.allocate(capacity: problem.wholePackedBCount(type))
+  defer { packed.deallocate() }
+  b.withUnsafeBufferPointer { pb in
+    guard let baseB = pb.baseAddress else { return }
+    problem.packWholeB(baseB, into: packed)
+  }
+  // The same blocks, panels and order of additions: equal to the last bit.
+  #expect(product(shape, a, b, c, packedB: packed) == product(shape, a, b, c, packedB: nil))
+}
+
+@Suite("B packed once for reuse")
+struct PackedOperandTests {
+  @Test("a product reading B packed ahead equals one packing it (Float)", arguments: packedProducts)
+  func packedAheadFloat(_ shape: PackedProduct) {
+    expectPackedEqualsUnpacked(Float.self, shape)
+  }
+
+  @Test(
+    "a product reading B packed ahead equals one packing it (Double)", arguments: packedProducts)
+  func packedAheadDouble(_ shape: PackedProduct) {
+    expectPackedEqualsUnpacked(Double.self, shape)
+  }
+
+  @Test func anOperandIsPackedOnItsSecondUseAndAChangedOneIsNotServedTheOldPacking() {
+    let cache = PackedOperands()
+    let problem = PackedProduct(m: 70, k: 96, n: 80, transposeB: false, threads: 1).problem()
+    var weights = values(Float.self, 96 * 80, seed: 4)
+    #expect(cache.packed(weights, for: problem) == nil)
+    let packed = cache.packed(weights, for: problem)
+    #expect(packed != nil)
+    #expect(cache.packed(weights, for: problem) == packed)
+    // The cache shares the buffer, so this write copies it: a new address, a first use again.
+    weights[0] += 1
+    #expect(cache.packed(weights, for: problem) == nil)
+    #expect(cache.packed(weights, for: problem) != packed)
+  }
+
+  @Test func gradientsThroughAWeightUsedAtEveryStepAreThoseOfSeparateProducts() {
+    // 70 rows, so that the state's gradient `g·W` packs W (up to 64 it is read in place).
+    let weights = Tensor<Float>.uniform([96, 80], in: -1..<1, seed: 5)
+    let inputs = (0..<4).map { Tensor<Float>.uniform([70, 80], in: -1..<1, seed: 10 + UInt64($0)) }
+    let seeds = (0..<4).map { Tensor<Float>.uniform([70, 96], in: -1..<1, seed: 20 + UInt64($0)) }
+    let grads = gradients(at: inputs) { xs in
+      var total = Tensor<Float>(0)
+      for (x, seed) in zip(xs, seeds) {
+        total = total + (matmul(x, weights, transposeB: true) * seed).sum()
+      }
+      return total
+    }
+    // Outside a backward pass nothing is cached: each product packs W itself.
+    for (gradient, seed) in zip(grads, seeds) {
+      #expect(gradient.scalars == matmul(seed, weights).scalars)
+    }
+  }
+}
