@@ -366,7 +366,10 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     let outerRecorder = state.pointee.anomalyRecorder
     state.pointee.anomalyRecorder = AnomalyRecorder.current ?? outerRecorder
     defer { state.pointee.anomalyRecorder = outerRecorder }
-    return try RecordingContext.$tape.withValue(self) { try body() }
+    // Matrix products by the same weight at every time step pack it once (`PackedOperands`).
+    return try PackedOperands.$current.withValue(PackedOperands()) {
+      try RecordingContext.$tape.withValue(self) { try body() }
+    }
   }
 
   /// Starts tracking `tensor` as a variable to differentiate with respect to.

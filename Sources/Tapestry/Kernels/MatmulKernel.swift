@@ -66,8 +66,8 @@ extension Kernels {
   /// with `splitAtAnySize` (for tests, which cover every way of splitting on small products).
   /// `tile` is the register tile, the one that fits this target unless a test asks for another.
   /// `packedB`, when given, is B already packed by ``MatmulProblem/packWholeB(_:into:)`` for a
-  /// product that ``MatmulProblem/packsB(_:)`` (a recurrent weight used at every time step):
-  /// it is read instead of packing B again.
+  /// product that ``MatmulProblem/runsTiled`` (a recurrent weight used at every time step): the
+  /// tiled path reads it instead of packing B, reading it in place or swapping the operands.
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, into c: UnsafeMutablePointer<Scalar>,
@@ -84,8 +84,8 @@ extension Kernels {
       m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate,
       threads: threads, splitAtAnySize: splitAtAnySize, tile: tile)
     precondition(
-      packedB == nil || problem.packsB(Scalar.self),
-      "matmul: a packed B was given for a product that does not pack B")
+      packedB == nil || problem.runsTiled,
+      "matmul: a packed B was given for a product of one row or depth one")
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
     // Float and Double once, in this module, whichever module the generic caller lives in.
     if Scalar.self == Float.self {
@@ -162,7 +162,7 @@ internal struct MatmulProblem: Sendable {
       outerProduct(a, b, c)
       return
     }
-    if swapsOperands {
+    if packedB == nil && swapsOperands {
       transposed.run(b, a, c)
       return
     }
@@ -176,9 +176,8 @@ internal struct MatmulProblem: Sendable {
     // tiles of 8) and nothing is packed twice; otherwise rows only when they fill whole row
     // blocks, columns for the skinny products that pack B (measured, serial halves of `g·W`
     // 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's time).
-    let splitRows =
-      m >= parts * rowBlock
-      || (readsBInPlace(Scalar.self) && m >= parts * tile.rows)
+    let sharedB = sharesB(Scalar.self, packed: packedB != nil)
+    let splitRows = m >= parts * rowBlock || (sharedB && m >= parts * tile.rows)
     let unit = splitRows ? tile.rows : tileColumns
     let extent = splitRows ? m : n
     let units = (extent + unit - 1) / unit
@@ -188,7 +187,7 @@ internal struct MatmulProblem: Sendable {
     // four times, took 1.23× the one-thread time when the caller ran them all), so only rows
     // over a B read in place, which nothing packs, are cut finer than halves.
     let pieces =
-      parts == 2 && splitRows && readsBInPlace(Scalar.self)
+      parts == 2 && splitRows && sharedB
       ? min(units, MatmulBlocking.workerPieces) : min(parts, units)
     if pieces == 1 {
       compute(a, b, c, packedB: packedB, rows: 0..<m, columns: 0..<n)
@@ -267,17 +266,24 @@ internal struct MatmulProblem: Sendable {
       && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
   }
 
+  /// Whether the product runs on the tiled path, which can read a B packed ahead: more than one
+  /// row and a depth above one.
+  var runsTiled: Bool { m > 1 && k > 1 }
+
+  /// Whether both threads can read all of B without either packing it: B read in place, or
+  /// packed ahead (`packed`) and as small as one read in place. A larger B packed ahead is split
+  /// by columns, so that each thread streams half of it rather than all of it per piece.
+  func sharesB<Scalar>(_ scalar: Scalar.Type, packed: Bool) -> Bool {
+    packed
+      ? m <= MatmulBlocking.skinnyRows
+        && k * n * MemoryLayout<Scalar>.stride <= MatmulBlocking.skinnyBBytes
+      : readsBInPlace(scalar)
+  }
+
   /// Whether ``run(_:_:_:packedB:)`` computes this product as ``transposed``: `A·Bᵀ` with few
   /// rows of A.
   var swapsOperands: Bool {
     bRowStride == 1 && bColumnStride != 1 && m <= MatmulBlocking.swapRows && n > m
-  }
-
-  /// Whether the tiled path packs all of B for this product (rather than reading it in place, or
-  /// taking a path without packing), so that a copy of B packed once by ``packWholeB(_:into:)``
-  /// can stand in for it.
-  func packsB<Scalar>(_ scalar: Scalar.Type) -> Bool {
-    m > 1 && k > 1 && !swapsOperands && !readsBInPlace(scalar)
   }
 
   /// Depth of a packed block: longer when A is read in place (see ``MatmulBlocking``). Decided
@@ -335,7 +341,7 @@ internal struct MatmulProblem: Sendable {
       tileColumns,
       MatmulBlocking.packedBBytes / (MemoryLayout<Scalar>.stride * depthBlock) / tileColumns
         * tileColumns)
-    let readBInPlace = readsBInPlace(Scalar.self)
+    let readBInPlace = prepacked == nil && readsBInPlace(Scalar.self)
     let paddedColumns = roundUp(n, tileColumns)
     let packedBCount =
       prepacked == nil ? depthBlock * min(columnBlock, roundUp(columns.count, tileColumns)) : 1

@@ -1,12 +1,16 @@
-// Right operands of matrix products packed once per backward pass. A recurrent weight W is the
-// right operand of the state's gradient `g·W` at every time step; packing it into the kernel's
-// panels each time read all of W (4 MiB for an LSTM at H = 512) from the last-level cache and
-// wrote it again, once per step, although W does not change during the pass.
+// Right operands of matrix products packed once per recorded forward pass and once per backward
+// pass. A recurrent weight W is the right operand of `h·Wᵀ` at every time step of the forward
+// pass and of the state's gradient `g·W` at every step of the backward pass; packing it into the
+// kernel's panels each time read all of W (4 MiB for an LSTM at H = 512) and wrote it again, once
+// per step, although W does not change during either pass. Without packing, a product with few
+// rows read W in place (strided rows) or ran transposed (C written through a transposing store),
+// which a W packed once makes unnecessary.
 
 import Synchronization
 
-/// Packed copies of the right operands of matrix products, made during one backward pass and
-/// reused for the rest of it.
+/// Packed copies of the right operands of matrix products, made during one pass over a tape
+/// (the recorded forward pass, ``Tape/record(_:)``, or a backward pass) and reused for the rest
+/// of it.
 ///
 /// An operand is packed on its second use in the pass; the first use only notes its address, so
 /// that operands used once (a time step's state in its weight gradient) are neither packed twice
@@ -16,7 +20,7 @@ import Synchronization
 /// the same values. The copies are freed with the cache, when the pass ends.
 @usableFromInline
 final class PackedOperands: Sendable {
-  /// The cache of the backward pass running in this task, if any.
+  /// The cache of the recorded forward pass or backward pass running in this task, if any.
   @TaskLocal @usableFromInline static var current: PackedOperands?
 
   /// What identifies a packing: the operand's buffer, its layout, and the blocking the product
@@ -57,8 +61,9 @@ final class PackedOperands: Sendable {
     }
   }
 
-  /// The packed copy of `b`, the right operand of `problem` (which must pack all of B), or `nil`
-  /// when this is the first time the pass multiplies by it this way.
+  /// The packed copy of `b`, the right operand of `problem` (which must run tiled: more than one
+  /// row, depth above one), or `nil` when this is the first time the pass multiplies by it this
+  /// way.
   @usableFromInline
   func packed<Scalar: TensorScalar>(_ b: [Scalar], for problem: MatmulProblem)
     -> UnsafePointer<Scalar>?
@@ -87,8 +92,10 @@ final class PackedOperands: Sendable {
 
 extension Kernels {
   /// ``matmul(_:_:into:m:n:k:transposeA:transposeB:accumulate:threads:splitAtAnySize:tile:packedB:)``
-  /// on the elements of two matrices, with B read from the backward pass's ``PackedOperands``
-  /// when the product packs all of a B large enough for a second packing to matter.
+  /// on the elements of two matrices, with B read from the pass's ``PackedOperands`` when the
+  /// product runs tiled and B is large enough for a second packing to matter. From its second use
+  /// a B that would have been read in place, or multiplied with the operands swapped, is packed
+  /// too: packed once, its panels are read with unit stride and C is written row by row.
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: [Scalar], _ b: [Scalar], into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int,
@@ -100,7 +107,7 @@ extension Kernels {
       threads: threads)
     // The task-local read costs more than packing a small B.
     let packedB =
-      k * n >= MatmulBlocking.reusedPackingElements && problem.packsB(Scalar.self)
+      k * n >= MatmulBlocking.reusedPackingElements && problem.runsTiled
       ? PackedOperands.current?.packed(b, for: problem) : nil
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
