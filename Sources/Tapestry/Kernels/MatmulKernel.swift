@@ -172,8 +172,8 @@ internal struct MatmulProblem: Sendable {
       compute(a, b, c, packedB: packedB, rows: 0..<m, columns: 0..<n)
       return
     }
-    // A B read in place is shared by both threads at no cost, so even a few rows are split (in
-    // tiles of 8) and nothing is packed twice; otherwise rows only when they fill whole row
+    // A B read in place, or a small one packed ahead, is shared by both threads at no cost, so
+    // even a few rows are split (in tiles) and nothing is packed twice; otherwise rows only when they fill whole row
     // blocks, columns for the skinny products that pack B (measured, serial halves of `g·W`
     // 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's time).
     let sharedB = sharesB(Scalar.self, packed: packedB != nil)
@@ -185,7 +185,7 @@ internal struct MatmulProblem: Sendable {
     // leaves the caller waiting for one piece, not for half the product. But every piece packs
     // the shared operand again (measured: `h·Wᵀ` 32×128·(512×128)ᵀ in four pieces, hᵀ packed
     // four times, took 1.23× the one-thread time when the caller ran them all), so only rows
-    // over a B read in place, which nothing packs, are cut finer than halves.
+    // over a shared B, which nothing packs, are cut finer than halves.
     let pieces =
       parts == 2 && splitRows && sharedB
       ? min(units, MatmulBlocking.workerPieces) : min(parts, units)
