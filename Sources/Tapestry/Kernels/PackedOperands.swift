@@ -77,7 +77,7 @@ final class PackedOperands: Sendable {
         tileVectors: problem.tile.vectors)
       let address = state.withLock { state -> UInt in
         if let entry = state.entries[key] { return entry.packed }
-        guard state.seen.insert(key).inserted == false else { return 0 }
+        if state.seen.insert(key).inserted { return 0 }
         let packed = UnsafeMutablePointer<Scalar>.allocate(
           capacity: problem.wholePackedBCount(Scalar.self))
         problem.packWholeB(base, into: packed)

@@ -47,7 +47,8 @@ public func matmul<Scalar>(
   let count = (batch ?? 1) * m * n
   let threads = ComputeSettings.threads
   let scalars: [Scalar] = Kernels.array(count: count) { out in
-    if batch == nil, let baseOut = out.baseAddress {
+    guard let baseOut = out.baseAddress else { return }
+    guard let batch else {
       Kernels.matmul(
         a.scalars, b.scalars, into: baseOut, m: m, n: n, k: k, transposeA: transposeA,
         transposeB: transposeB, accumulate: false)
@@ -55,12 +56,11 @@ public func matmul<Scalar>(
     }
     a.scalars.withUnsafeBufferPointer { pa in
       b.scalars.withUnsafeBufferPointer { pb in
-        guard let baseA = pa.baseAddress, let baseB = pb.baseAddress, let baseOut = out.baseAddress
-        else {
+        guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {
           out.initialize(repeating: 0)
           return
         }
-        for element in 0..<(batch ?? 1) {
+        for element in 0..<batch {
           Kernels.matmul(
             baseA + (batchA == nil ? 0 : element * m * k),
             baseB + (batchB == nil ? 0 : element * k * n),
