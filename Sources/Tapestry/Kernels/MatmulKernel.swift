@@ -87,19 +87,22 @@ extension Kernels {
       packedB == nil || problem.runsTiled,
       "matmul: a packed B was given for a product of one row or depth one")
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
-    // Float and Double once, in this module, whichever module the generic caller lives in.
+    // Float and Double once, in this module, whichever module the generic caller lives in. The
+    // packed B is converted without `Optional.map`, whose closure needed the metadata of
+    // `UnsafePointer<Scalar>` looked up at run time on every call (~330 instructions).
+    let packed = UnsafeRawPointer(packedB)
     if Scalar.self == Float.self {
       problem.run(
         UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
         UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
         UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self),
-        packedB: packedB.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) })
+        packedB: packed?.assumingMemoryBound(to: Float.self))
     } else if Scalar.self == Double.self {
       problem.run(
         UnsafeRawPointer(a).assumingMemoryBound(to: Double.self),
         UnsafeRawPointer(b).assumingMemoryBound(to: Double.self),
         UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self),
-        packedB: packedB.map { UnsafeRawPointer($0).assumingMemoryBound(to: Double.self) })
+        packedB: packed?.assumingMemoryBound(to: Double.self))
     } else {
       problem.run(a, b, c, packedB: packedB)
     }
