@@ -97,7 +97,7 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
 @usableFromInline
 internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
   _ gradient: Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
-  _ inputs: InputShapes, _ saved: SavedValues<Scalar>
+  _ inputs: PullbackInputs<Scalar>, _ saved: SavedValues<Scalar>
 ) -> Void
 
 /// How the gradient of an entry flows back to its inputs.
@@ -194,18 +194,28 @@ internal struct EntryInputs {
   }
 }
 
-/// The shapes of an entry's first two inputs, which an accumulating pullback needs to form a
-/// gradient total that has none yet; read from the tape when the backward pass reaches the
-/// entry.
+/// What an accumulating pullback knows of an entry's first two inputs besides their totals: their
+/// shapes, to form a total that has none yet (read from the tape when the backward pass reaches
+/// the entry), their tape positions (−1 for a constant), and the pass's store of
+/// ``DeferredProducts`` (`nil` in a pass that creates a graph), keyed by those positions.
 @usableFromInline
-internal struct InputShapes {
+internal struct PullbackInputs<Scalar: TensorScalar> {
   @usableFromInline let firstShape: TensorShape
   @usableFromInline let secondShape: TensorShape
+  @usableFromInline let firstPosition: Int
+  @usableFromInline let secondPosition: Int
+  @usableFromInline let deferredProducts: DeferredProducts<Scalar>?
 
   @inlinable
-  init(firstShape: TensorShape, secondShape: TensorShape) {
+  init(
+    firstShape: TensorShape, secondShape: TensorShape, firstPosition: Int, secondPosition: Int,
+    deferredProducts: DeferredProducts<Scalar>?
+  ) {
     self.firstShape = firstShape
     self.secondShape = secondShape
+    self.firstPosition = firstPosition
+    self.secondPosition = secondPosition
+    self.deferredProducts = deferredProducts
   }
 }
 
@@ -480,7 +490,9 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   ///
   /// Matrix products in the pass keep the operands they pack more than once (a recurrent weight,
   /// right operand of the state's gradient at every time step) packed until it ends
-  /// (``PackedOperands``).
+  /// (``PackedOperands``). Outside a graph-creating pass, a weight's gradient products over a
+  /// batch of a few rows wait in ``DeferredProducts`` and are added to its total as one product
+  /// when the walk reaches the weight's position, before anything reads that total.
   func backward(
     from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, keeping: [Int],
     createGraph: Bool, retainTape: Bool
@@ -531,7 +543,11 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     // is left behind to be freed later. Not in a recorded pass, whose new entries sit above and
     // must keep their indices.
     let removing = !retainTape && !createGraph
+    let deferredProducts = createGraph ? nil : DeferredProducts<Scalar>()
     for position in stride(from: top, through: lowest, by: -1) {
+      if let deferredProducts, position <= deferredProducts.highestPosition {
+        deferredProducts.flush(at: position, into: &grads[position])
+      }
       guard var gradient = grads[position].take() else {
         if removing && position == state.pointee.records.count - 1 {
           state.pointee.records.removeLast()
@@ -587,10 +603,11 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         let watching =
           recorder?.isWatching == true && gradient.isFinite && (firstTotal?.isFinite ?? true)
           && (secondTotal?.isFinite ?? true)
-        let shapes = InputShapes(
+        let inputs = PullbackInputs(
           firstShape: inputShape(0, of: record.inputs),
-          secondShape: inputShape(1, of: record.inputs))
-        pullback(gradient, &firstTotal, &secondTotal, shapes, record.saved)
+          secondShape: inputShape(1, of: record.inputs), firstPosition: first,
+          secondPosition: second, deferredProducts: deferredProducts)
+        pullback(gradient, &firstTotal, &secondTotal, inputs, record.saved)
         if watching, let recorder,
           !(firstTotal?.isFinite ?? true) || !(secondTotal?.isFinite ?? true)
         {

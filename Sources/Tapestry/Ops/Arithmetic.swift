@@ -58,6 +58,11 @@ extension Tensor {
     if g.node == nil, x.node == nil, g.shape == x.shape, total?.node == nil,
       g.shape == shape || leadingRepeats(of: shape, in: g.shape) != nil
     {
+      // The first gradient of a factor used whole is the product itself: no zeros to add it to.
+      if total == nil && g.shape == shape {
+        total = Kernels.zip(g, x, op: "mul", scalar: *, vector: *)
+        return
+      }
       var whole = total.take() ?? Tensor.zeros(shape)
       g.elements.withUnsafeBufferPointer { pg in
         x.elements.withUnsafeBufferPointer { px in

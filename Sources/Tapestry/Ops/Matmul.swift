@@ -92,7 +92,18 @@ public func matmul<Scalar>(
         }
       }
       if saved.secondNeedsGradient {
-        if transposeB {
+        // A weight's gradient `gᵀ·x` over a batch of a few rows waits for the other steps'
+        // (`DeferredProducts`); with B transposed or A transposed, the depth is not the leading
+        // axis of both factors, and the product is added at once.
+        if transposeB && !transposeA, let deferred = inputs.deferredProducts,
+          deferred.defers(g, a, total: second)
+        {
+          deferred.add(g, a, at: inputs.secondPosition, into: &second)
+        } else if !transposeB && !transposeA, let deferred = inputs.deferredProducts,
+          deferred.defers(a, g, total: second)
+        {
+          deferred.add(a, g, at: inputs.secondPosition, into: &second)
+        } else if transposeB {
           accumulateProduct(
             g, a, transposeA: true, transposeB: transposeA, into: &second,
             shape: inputs.secondShape)

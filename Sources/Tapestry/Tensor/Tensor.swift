@@ -58,7 +58,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   /// A rank-0 tensor holding one value.
   @inlinable
   public init(_ scalar: Scalar) {
-    self.init(uncheckedShape: [], scalars: [scalar])
+    self.init(uncheckedShape: TensorShape(), scalars: [scalar])
   }
 
   /// A tensor of the given shape with every element equal to `value`.
@@ -70,9 +70,10 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   }
 
   /// An empty rank-0 tensor standing in where a value is required but none is held; it
-  /// allocates nothing.
+  /// allocates nothing. Its shape is made directly: the literal `[]` went through the
+  /// sequence initialiser, a loop, at every op that saves a placeholder.
   @inlinable
-  static var placeholder: Tensor { Tensor(uncheckedShape: [], scalars: []) }
+  static var placeholder: Tensor { Tensor(uncheckedShape: TensorShape(), scalars: []) }
 
   /// A tensor of zeros.
   @inlinable
