@@ -39,12 +39,16 @@ final class DeferredProducts<Scalar: TensorScalar> {
     }
   }
 
+  // Both properties skip the run-time exclusivity check that a class's mutable property pays on
+  // every access (the pass reads `highestPosition` at every position): one backward pass uses
+  // the store, on one thread, and never holds an access across a call that could reenter it.
+
   /// One entry per total with products pending: a weight or two, so a search beats hashing.
-  @usableFromInline var pending: [Pending] = []
+  @exclusivity(unchecked) @usableFromInline var pending: [Pending] = []
 
   /// The highest tape position with products pending, −1 when there are none. The backward pass,
   /// walking down the tape, compares each position with it and looks nothing up before then.
-  @usableFromInline var highestPosition = -1
+  @exclusivity(unchecked) @usableFromInline var highestPosition = -1
 
   @inlinable init() {}
 
