@@ -117,6 +117,44 @@ struct PackedOperandTests {
     #expect(cache.packed(weights, for: problem) != packed)
   }
 
+  @Test(
+    "a one-row product by a transposed B reads it transposed from its second use",
+    arguments: [(128, 32), (96, 32), (45, 70)])
+  func oneRowProductReadsTheTransposedCopy(rows: Int, depth: Int) {
+    let cache = PackedOperands()
+    var weights = values(Double.self, rows * depth, seed: 6)
+    let row = values(Double.self, depth, seed: 7)
+    func product() -> [Double] {
+      var c = [Double](repeating: 0, count: rows)
+      PackedOperands.$current.withValue(cache) {
+        c.withUnsafeMutableBufferPointer { pc in
+          Kernels.matmul(
+            row, weights, into: pc.baseAddress!, m: 1, n: rows, k: depth, transposeA: false,
+            transposeB: true, accumulate: false)
+        }
+      }
+      return c
+    }
+    func expectMatchesDotProducts(_ c: [Double]) {
+      let expected = (0..<rows).map { j in
+        (0..<depth).reduce(0) { $0 + row[$1] * weights[j * depth + $1] }
+      }
+      let error = zip(c, expected).map { abs($0 - $1) }.max() ?? 0
+      #expect(error < 1e-12, "largest difference \(error)")
+    }
+    expectMatchesDotProducts(product())
+    expectMatchesDotProducts(product())
+    let copy = cache.transposed(weights, rows: rows, columns: depth)
+    #expect(copy != nil)
+    if let copy {
+      #expect(copy[3 * rows + 2] == weights[2 * depth + 3])
+    }
+    // The write copies the shared buffer: the new values are a first use, not the old copy.
+    weights[0] += 1
+    expectMatchesDotProducts(product())
+    expectMatchesDotProducts(product())
+  }
+
   @Test func gradientsThroughAWeightUsedAtEveryStepAreThoseOfSeparateProducts() {
     // 70 rows, so that the state's gradient `g·W` packs W (up to 64 it is read in place).
     let weights = Tensor<Float>.uniform([96, 80], in: -1..<1, seed: 5)

@@ -55,6 +55,11 @@ internal enum MatmulBlocking {
   /// From this many elements of B, a B packed whole is kept for reuse during a backward pass
   /// (``PackedOperands``); below, packing it again costs less than looking for it.
   static let reusedPackingElements = 1 << 12
+  /// From this many elements of a transposed B, a one-row product `a·Bᵀ` reads a copy of B laid
+  /// out `[k, n]`, kept for the pass (``PackedOperands``): a sum of its rows scaled by `a` instead
+  /// of `n` dot products, each ending in a sum across the lanes of a vector. Below, the dot
+  /// products cost less than looking the copy up.
+  static let transposedOneRowElements = 1 << 11
 }
 
 extension Kernels {

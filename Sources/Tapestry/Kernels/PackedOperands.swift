@@ -24,7 +24,8 @@ final class PackedOperands: Sendable {
   @TaskLocal @usableFromInline static var current: PackedOperands?
 
   /// What identifies a packing: the operand's buffer, its layout, and the blocking the product
-  /// uses (a product with different blocks packs the same B differently).
+  /// uses (a product with different blocks packs the same B differently), or, for a plain
+  /// transposed copy (``transposed(_:rows:columns:)``), zero blocks and tiles.
   private struct Key: Hashable {
     let address: UInt
     let scalar: ObjectIdentifier
@@ -75,18 +76,48 @@ final class PackedOperands: Sendable {
         rowStride: problem.bRowStride, columnStride: problem.bColumnStride, depth: problem.k,
         columns: problem.n, depthBlock: problem.depthBlock, tileRows: problem.tile.rows,
         tileVectors: problem.tile.vectors)
-      let address = state.withLock { state -> UInt in
-        if let entry = state.entries[key] { return entry.packed }
-        if state.seen.insert(key).inserted { return 0 }
-        let packed = UnsafeMutablePointer<Scalar>.allocate(
-          capacity: problem.wholePackedBCount(Scalar.self))
-        problem.packWholeB(base, into: packed)
-        let address = UInt(bitPattern: packed)
-        state.entries[key] = Entry(operand: b, packed: address)
-        return address
-      }
-      return UnsafePointer(bitPattern: address)
+      return copy(
+        of: b, key: key, count: problem.wholePackedBCount(Scalar.self)
+      ) { problem.packWholeB(base, into: $0) }
     }
+  }
+
+  /// `b`, a matrix stored `[rows, columns]`, transposed into `[columns, rows]`: the right
+  /// operand of a one-row product `a·bᵀ` read as an untransposed B; `nil` when this is the first
+  /// time the pass multiplies by it this way.
+  @usableFromInline
+  func transposed<Scalar: TensorScalar>(_ b: [Scalar], rows: Int, columns: Int)
+    -> UnsafePointer<Scalar>?
+  {
+    b.withUnsafeBufferPointer { buffer in
+      guard let base = buffer.baseAddress else { return nil }
+      let key = Key(
+        address: UInt(bitPattern: base), scalar: ObjectIdentifier(Scalar.self),
+        rowStride: columns, columnStride: 1, depth: columns, columns: rows, depthBlock: 0,
+        tileRows: 0, tileVectors: 0)
+      return copy(of: b, key: key, count: rows * columns) { out in
+        for row in 0..<rows {
+          for column in 0..<columns { out[column * rows + row] = base[row * columns + column] }
+        }
+      }
+    }
+  }
+
+  /// The copy of `b` stored under `key`, made by `fill` into `count` new elements on the second
+  /// request (the first only notes the key).
+  private func copy<Scalar: TensorScalar>(
+    of b: [Scalar], key: Key, count: Int, fill: (UnsafeMutablePointer<Scalar>) -> Void
+  ) -> UnsafePointer<Scalar>? {
+    let address = state.withLock { state -> UInt in
+      if let entry = state.entries[key] { return entry.packed }
+      if state.seen.insert(key).inserted { return 0 }
+      let copy = UnsafeMutablePointer<Scalar>.allocate(capacity: count)
+      fill(copy)
+      let address = UInt(bitPattern: copy)
+      state.entries[key] = Entry(operand: b, packed: address)
+      return address
+    }
+    return UnsafePointer(bitPattern: address)
   }
 }
 
@@ -95,13 +126,28 @@ extension Kernels {
   /// on the elements of two matrices, with B read from the pass's ``PackedOperands`` when the
   /// product runs tiled and B is large enough for a second packing to matter. From its second use
   /// a B that would have been read in place, or multiplied with the operands swapped, is packed
-  /// too: packed once, its panels are read with unit stride and C is written row by row.
+  /// too: packed once, its panels are read with unit stride and C is written row by row. A
+  /// one-row product by a transposed B (`h·W_hhᵀ` at batch one) reads B transposed once
+  /// (``PackedOperands/transposed(_:rows:columns:)``) from its second use, so that its columns
+  /// sum rows of B scaled by `a` and none ends in a sum across a vector's lanes; the sums are
+  /// then formed in another order than on the first use, and round differently.
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: [Scalar], _ b: [Scalar], into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int,
     transposeA: Bool, transposeB: Bool, accumulate: Bool
   ) {
     let threads = ComputeSettings.threads
+    if m == 1, transposeB, k > 1, k * n >= MatmulBlocking.transposedOneRowElements,
+      let transposedB = PackedOperands.current?.transposed(b, rows: n, columns: k)
+    {
+      a.withUnsafeBufferPointer { pa in
+        guard let baseA = pa.baseAddress else { return }
+        matmul(
+          baseA, transposedB, into: c, m: 1, n: n, k: k, transposeA: transposeA,
+          transposeB: false, accumulate: accumulate, threads: threads)
+      }
+      return
+    }
     let problem = MatmulProblem(
       m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate,
       threads: threads)
