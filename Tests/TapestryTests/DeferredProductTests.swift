@@ -65,6 +65,20 @@ private func loss(
     .reduce(Tensor(0), +)
 }
 
+/// A tape holding the loss of `steps` recorded with a watched weight drawn from `seed`, and the
+/// reference gradient.
+private func recordedLoss(_ steps: ShallowSteps, seed: UInt64)
+  -> (tape: Tape<Double>, weight: Tensor<Double>, value: Tensor<Double>, expected: [Double])
+{
+  let (x, c) = stepValues(steps)
+  let tape = Tape<Double>()
+  let (weight, value) = tape.record { () -> (Tensor<Double>, Tensor<Double>) in
+    let weight = tape.watch(Tensor<Double>.uniform(steps.weightShape, in: -1..<1, seed: seed))
+    return (weight, loss(steps, weight: weight, x: x, c: c))
+  }
+  return (tape, weight, value, referenceGradient(steps, x: x, c: c))
+}
+
 private func expectClose(_ actual: [Double], _ expected: [Double]) {
   #expect(actual.count == expected.count)
   let error = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
@@ -131,34 +145,22 @@ struct DeferredProductTests {
 
   @Test("a gradient hook on the weight sees the complete gradient")
   func hookSeesTheCompleteGradient() {
-    let steps = ShallowSteps(batch: 1, steps: 12, transposeB: true)
-    let (x, c) = stepValues(steps)
-    let tape = Tape<Double>()
-    let (weight, value) = tape.record { () -> (Tensor<Double>, Tensor<Double>) in
-      let weight = tape.watch(Tensor<Double>.uniform(steps.weightShape, in: -1..<1, seed: 6))
-      return (weight, loss(steps, weight: weight, x: x, c: c))
-    }
+    let (tape, weight, value, expected) = recordedLoss(
+      ShallowSteps(batch: 1, steps: 12, transposeB: true), seed: 6)
     let seen = Box()
     tape.addGradientHook(to: weight) { gradient in
       seen.scalars = gradient.scalars
       return gradient
     }
     let dW = tape.gradients(of: value, at: [weight])[0]
-    let expected = referenceGradient(steps, x: x, c: c)
     expectClose(seen.scalars, expected)
     expectClose(dW.scalars, expected)
   }
 
   @Test("a retained tape gives the same gradient on a second pass, and a graph-creating pass too")
   func retainedAndGraphCreatingPasses() {
-    let steps = ShallowSteps(batch: 1, steps: 10, transposeB: true)
-    let (x, c) = stepValues(steps)
-    let tape = Tape<Double>()
-    let (weight, value) = tape.record { () -> (Tensor<Double>, Tensor<Double>) in
-      let weight = tape.watch(Tensor<Double>.uniform(steps.weightShape, in: -1..<1, seed: 7))
-      return (weight, loss(steps, weight: weight, x: x, c: c))
-    }
-    let expected = referenceGradient(steps, x: x, c: c)
+    let (tape, weight, value, expected) = recordedLoss(
+      ShallowSteps(batch: 1, steps: 10, transposeB: true), seed: 7)
     let first = tape.gradients(of: value, at: [weight], retainTape: true)[0]
     let second = tape.gradients(of: value, at: [weight], retainTape: true)[0]
     let recorded = tape.gradients(of: value, at: [weight], createGraph: true)[0]
