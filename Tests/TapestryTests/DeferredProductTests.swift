@@ -101,9 +101,9 @@ struct DeferredProductTests {
     let store = DeferredProducts<Double>()
     let a = Tensor<Double>.uniform([1, 4], in: -1..<1, seed: 1)
     let b = Tensor<Double>.uniform([1, 3], in: -1..<1, seed: 2)
-    #expect(store.defers(a, b, total: nil))
-    #expect(!store.defers(Tensor.zeros([9, 4]), Tensor.zeros([9, 3]), total: nil))
-    #expect(!store.defers(a, Tensor.zeros([2, 3]), total: nil))
+    #expect(store.defers(a, b, total: nil, shape: [4, 3]))
+    #expect(!store.defers(Tensor.zeros([9, 4]), Tensor.zeros([9, 3]), total: nil, shape: [4, 3]))
+    #expect(!store.defers(a, Tensor.zeros([2, 3]), total: nil, shape: [4, 3]))
     var total: Tensor<Double>? = nil
     store.add(a, b, at: 5, into: &total)
     store.add(a, b, at: 5, into: &total)

@@ -181,9 +181,10 @@ internal struct MatmulProblem: Sendable {
       return
     }
     // A B read in place, or a small one packed ahead, is shared by both threads at no cost, so
-    // even a few rows are split (in tiles) and nothing is packed twice; otherwise rows only when they fill whole row
-    // blocks, columns for the skinny products that pack B (measured, serial halves of `g·W`
-    // 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's time).
+    // even a few rows are split (in tiles) and nothing is packed twice; otherwise rows only when
+    // they fill whole row blocks, columns for the skinny products that pack B (measured, serial
+    // halves of `g·W` 32×512·512×128: split by columns, A packed twice, 1.2× the whole product's
+    // time).
     let sharedB = sharesB(Scalar.self, packed: packedB != nil)
     let splitRows = m >= parts * rowBlock || (sharedB && m >= parts * tile.rows)
     let unit = splitRows ? tile.rows : tileColumns

@@ -96,9 +96,9 @@ final class PackedOperands: Sendable {
         rowStride: columns, columnStride: 1, depth: columns, columns: rows, depthBlock: 0,
         tileRows: 0, tileVectors: 0)
       return copy(of: b, key: key, count: rows * columns) { out in
-        for row in 0..<rows {
-          for column in 0..<columns { out[column * rows + row] = base[row * columns + column] }
-        }
+        Kernels.transposeTiles(
+          base, out, rows: columns, columns: rows, sourceColumnStride: columns,
+          destinationRowStride: rows)
       }
     }
   }
@@ -137,17 +137,6 @@ extension Kernels {
     transposeA: Bool, transposeB: Bool, accumulate: Bool
   ) {
     let threads = ComputeSettings.threads
-    if m == 1, transposeB, k > 1, k * n >= MatmulBlocking.transposedOneRowElements,
-      let transposedB = PackedOperands.current?.transposed(b, rows: n, columns: k)
-    {
-      a.withUnsafeBufferPointer { pa in
-        guard let baseA = pa.baseAddress else { return }
-        matmul(
-          baseA, transposedB, into: c, m: 1, n: n, k: k, transposeA: transposeA,
-          transposeB: false, accumulate: accumulate, threads: threads)
-      }
-      return
-    }
     let problem = MatmulProblem(
       m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate,
       threads: threads)
@@ -155,6 +144,9 @@ extension Kernels {
     let packedB =
       k * n >= MatmulBlocking.reusedPackingElements && problem.runsTiled
       ? PackedOperands.current?.packed(b, for: problem) : nil
+    let transposedB =
+      m == 1 && transposeB && k > 1 && k * n >= MatmulBlocking.transposedOneRowElements
+      ? PackedOperands.current?.transposed(b, rows: n, columns: k) : nil
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
         guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {
@@ -162,8 +154,9 @@ extension Kernels {
           return
         }
         matmul(
-          baseA, baseB, into: c, m: m, n: n, k: k, transposeA: transposeA,
-          transposeB: transposeB, accumulate: accumulate, threads: threads, packedB: packedB)
+          baseA, transposedB ?? baseB, into: c, m: m, n: n, k: k, transposeA: transposeA,
+          transposeB: transposeB && transposedB == nil, accumulate: accumulate, threads: threads,
+          packedB: packedB)
       }
     }
   }

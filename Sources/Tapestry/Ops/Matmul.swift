@@ -92,25 +92,16 @@ public func matmul<Scalar>(
         }
       }
       if saved.secondNeedsGradient {
-        // A weight's gradient `gᵀ·x` over a batch of a few rows waits for the other steps'
-        // (`DeferredProducts`); with B transposed or A transposed, the depth is not the leading
-        // axis of both factors, and the product is added at once.
-        if transposeB && !transposeA, let deferred = inputs.deferredProducts,
-          deferred.defers(g, a, total: second)
-        {
-          deferred.add(g, a, at: inputs.secondPosition, into: &second)
-        } else if !transposeB && !transposeA, let deferred = inputs.deferredProducts,
-          deferred.defers(a, g, total: second)
-        {
-          deferred.add(a, g, at: inputs.secondPosition, into: &second)
-        } else if transposeB {
+        if transposeB {
           accumulateProduct(
             g, a, transposeA: true, transposeB: transposeA, into: &second,
-            shape: inputs.secondShape)
+            shape: inputs.secondShape, deferringTo: inputs.deferredProducts,
+            at: inputs.secondPosition)
         } else {
           accumulateProduct(
             a, g, transposeA: !transposeA, transposeB: false, into: &second,
-            shape: inputs.secondShape)
+            shape: inputs.secondShape, deferringTo: inputs.deferredProducts,
+            at: inputs.secondPosition)
         }
       }
     }
@@ -124,11 +115,20 @@ public func matmul<Scalar>(
 /// with nothing recorded and both factors 2-D, the kernel adds the product straight into the
 /// total instead. A graph-creating backward pass, or a batch summed into a shared operand, takes
 /// the differentiable route: the product, then `+`.
+///
+/// Given the pass's `deferred` store and the tape position of the total, a product `aᵀ·b` of
+/// the shape a weight's gradient has (depth leading in both factors) over a batch of a few rows
+/// is kept there instead and added later with the other steps' (``DeferredProducts``).
 @inlinable
 func accumulateProduct<Scalar>(
   _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool, transposeB: Bool,
-  into total: inout Tensor<Scalar>?, shape: TensorShape
+  into total: inout Tensor<Scalar>?, shape: TensorShape,
+  deferringTo deferred: DeferredProducts<Scalar>? = nil, at position: Int = -1
 ) {
+  if transposeA, !transposeB, let deferred, deferred.defers(a, b, total: total, shape: shape) {
+    deferred.add(a, b, at: position, into: &total)
+    return
+  }
   let rows = a.shape[transposeA ? a.rank - 1 : a.rank - 2]
   let depth = a.shape[transposeA ? a.rank - 2 : a.rank - 1]
   let columns = b.shape[transposeB ? b.rank - 2 : b.rank - 1]
