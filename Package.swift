@@ -3,18 +3,22 @@
 // versioned dependency; we need that for the host-CPU flag below.
 import PackageDescription
 
-// Release builds make two choices (measured in Docs/Performance.md):
+// Release builds make three choices (measured in Docs/Performance.md):
 // - Cross-module optimisation, so that a client's calls into Tapestry's generic code (the tape,
 //   optimisers, layers) are specialised for Float or Double instead of running through generic
 //   metadata: 9x on small recorded ops, 36x on a chain of matmuls with backward.
 // - On x86-64, the host's vector units (AVX2, FMA, AVX-512 where present). Without this, code is
 //   generated for SSE2 only and SIMD fused multiply-adds become library calls (40x slower). arm64
 //   always has NEON and FMA, so it needs no flag.
+// - Copies of generic structs compiled field by field. By default the compiler's out-of-line copy
+//   and destroy of a specialised `Tensor<Float>` (or of a tape entry) calls the type's value
+//   witness, which walks the generic layout at run time: ~160 instructions where a retain does.
 // Debug builds (and so `swift test`) keep the generic target: the portable path is tested too.
+let copyFlags = ["-Xfrontend", "-disable-type-layout"]
 #if arch(x86_64)
-  let releaseFlags = ["-cross-module-optimization", "-Xcc", "-march=native"]
+  let releaseFlags = ["-cross-module-optimization", "-Xcc", "-march=native"] + copyFlags
 #else
-  let releaseFlags = ["-cross-module-optimization"]
+  let releaseFlags = ["-cross-module-optimization"] + copyFlags
 #endif
 let releaseSettings: [SwiftSetting] = [.unsafeFlags(releaseFlags, .when(configuration: .release))]
 
