@@ -83,11 +83,16 @@ extension Tensor {
       sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[axis],
       "split: sizes \(sizes) do not add up to size \(shape[axis]) of axis \(axis) of shape \(shape)"
     )
+    // The parts are written into an array of placeholders: `Array(repeatElement:count:)`
+    // allocates with code specialised for `Tensor`, where `map` went through the standard
+    // library's unspecialised allocation (~500 instructions per call, an LSTM step's `chunked`).
+    var parts = Array(repeatElement(Tensor.placeholder, count: sizes.count))
     var start = 0
-    return sizes.map { size in
-      defer { start += size }
-      return slice(alongAxis: axis, start..<(start + size))
+    for (index, size) in sizes.enumerated() {
+      parts[index] = slice(alongAxis: axis, start..<(start + size))
+      start += size
     }
+    return parts
   }
 
   /// `count` equal slices along `axis`, whose size must be divisible by `count`: the four LSTM
@@ -99,7 +104,7 @@ extension Tensor {
       count > 0 && shape[axis] % count == 0,
       "chunk: size \(shape[axis]) of axis \(axis) of shape \(shape) is not divisible into \(count)"
     )
-    return split(sizes: [Int](repeating: shape[axis] / count, count: count), alongAxis: axis)
+    return split(sizes: Array(repeatElement(shape[axis] / count, count: count)), alongAxis: axis)
   }
 
   /// The slices along `axis`, each with that axis removed; the inverse of ``stack(_:alongAxis:)``
