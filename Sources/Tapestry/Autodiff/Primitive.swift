@@ -31,14 +31,30 @@ extension Tensor {
   public func recorded(
     as name: String, fromInputs inputs: [Tensor], pullback: @escaping Pullback<Scalar>
   ) -> Tensor {
-    guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.active,
-      tape.isRecording
-    else { return self }
-    let positions = inputs.map { tape.position(of: $0) }
-    guard positions.contains(where: { $0 >= 0 }) else { return self }
-    return linked(
-      on: tape, as: name, inputs: EntryInputs(indices: positions, shapes: inputs.map(\.shape)),
-      derivative: .closure(pullback), saving: SavedValues(keepingOutput: true), checking: inputs)
+    // One or two inputs (most primitives) need no arrays of positions and shapes: building and
+    // freeing them was half of recording a step of an unrolled sequence (`timeSteps`).
+    switch inputs.count {
+    case 1:
+      guard let (tape, one) = Tensor.recordingTape(of: inputs[0]) else { return self }
+      return linked(
+        on: tape, as: name, inputs: one, derivative: .closure(pullback),
+        saving: SavedValues(keepingOutput: true), checking: inputs)
+    case 2:
+      guard let (tape, two) = Tensor.recordingTape(of: inputs[0], inputs[1]) else { return self }
+      return linked(
+        on: tape, as: name, inputs: two, derivative: .closure(pullback),
+        saving: SavedValues(keepingOutput: true), checking: inputs)
+    default:
+      guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.active,
+        tape.isRecording
+      else { return self }
+      let positions = inputs.map { tape.position(of: $0) }
+      guard positions.contains(where: { $0 >= 0 }) else { return self }
+      return linked(
+        on: tape, as: name, inputs: EntryInputs(indices: positions, shapes: inputs.map(\.shape)),
+        derivative: .closure(pullback),
+        saving: SavedValues(keepingOutput: true), checking: inputs)
+    }
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of one input whose pullback reads
