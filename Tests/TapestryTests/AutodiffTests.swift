@@ -127,6 +127,35 @@ struct AutodiffTests {
     #expect(entries.map(\.outputShape) == [[2, 3], [2, 3], [2, 3], [2, 3], [2, 3]])
   }
 
+  /// Custom primitives of one or two inputs are recorded without arrays of positions and shapes;
+  /// a constant in either slot must still be recorded as one, and its gradient dropped.
+  @Test(
+    "a two-input primitive records its constant slot and routes the gradients",
+    arguments: [(true, true), (true, false), (false, true)])
+  func twoInputPrimitiveWithConstants(recordFirst: Bool, recordSecond: Bool) {
+    func product(_ x: Tensor<Double>, _ y: Tensor<Double>) -> Tensor<Double> {
+      Tensor(shape: x.shape, scalars: zip(x.scalars, y.scalars).map(*))
+        .recorded(as: "product", from: x, y) { g, _ in [g * y, g * x] }
+    }
+    let tape = Tape<Double>()
+    let first = Tensor<Double>([1, 2, 3])
+    let second = Tensor<Double>([4, 5, 6])
+    let (x, y, loss) = tape.record { () -> (Tensor<Double>, Tensor<Double>, Tensor<Double>) in
+      let x = recordFirst ? tape.watch(first) : first
+      let y = recordSecond ? tape.watch(second) : second
+      return (x, y, product(x, y).sum())
+    }
+    let entry = tape.entries.first { $0.op == "product" }
+    let firstPosition = recordFirst ? 0 : nil
+    let secondPosition = recordSecond ? (recordFirst ? 1 : 0) : nil
+    #expect(entry?.inputs == [firstPosition, secondPosition])
+    #expect(entry?.inputShapes == [[3], [3]])
+    let recorded = [recordFirst ? x : nil, recordSecond ? y : nil].compactMap { $0 }
+    let gradients = tape.gradients(of: loss, at: recorded)
+    let expected = [recordFirst ? second : nil, recordSecond ? first : nil].compactMap { $0 }
+    #expect(gradients.map(\.scalars) == expected.map(\.scalars))
+  }
+
   @Test func graphvizDeclaresEveryNodeItConnects() {
     let tape = Tape<Float>()
     tape.record {
