@@ -33,28 +33,16 @@ extension Tensor {
   ) -> Tensor {
     // One or two inputs (most primitives) need no arrays of positions and shapes: building and
     // freeing them was half of recording a step of an unrolled sequence (`timeSteps`).
+    let recording: (Tape<Scalar>, EntryInputs)?
     switch inputs.count {
-    case 1:
-      guard let (tape, one) = Tensor.recordingTape(of: inputs[0]) else { return self }
-      return linked(
-        on: tape, as: name, inputs: one, derivative: .closure(pullback),
-        saving: SavedValues(keepingOutput: true), checking: inputs)
-    case 2:
-      guard let (tape, two) = Tensor.recordingTape(of: inputs[0], inputs[1]) else { return self }
-      return linked(
-        on: tape, as: name, inputs: two, derivative: .closure(pullback),
-        saving: SavedValues(keepingOutput: true), checking: inputs)
-    default:
-      guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.active,
-        tape.isRecording
-      else { return self }
-      let positions = inputs.map { tape.position(of: $0) }
-      guard positions.contains(where: { $0 >= 0 }) else { return self }
-      return linked(
-        on: tape, as: name, inputs: EntryInputs(indices: positions, shapes: inputs.map(\.shape)),
-        derivative: .closure(pullback),
-        saving: SavedValues(keepingOutput: true), checking: inputs)
+    case 1: recording = Tensor.recordingTape(of: inputs[0])
+    case 2: recording = Tensor.recordingTape(of: inputs[0], inputs[1])
+    default: recording = Tensor.recordingTape(of: inputs)
     }
+    guard let (tape, entryInputs) = recording else { return self }
+    return linked(
+      on: tape, as: name, inputs: entryInputs, derivative: .closure(pullback),
+      saving: SavedValues(keepingOutput: true), checking: inputs)
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of one input whose pullback reads
@@ -139,6 +127,17 @@ extension Tensor {
     let secondPosition = tape.position(of: second)
     guard firstPosition >= 0 || secondPosition >= 0 else { return nil }
     return (tape, EntryInputs(firstPosition, first.shape, secondPosition, second.shape))
+  }
+
+  /// ``recordingTape(of:)`` for an op of any number of inputs, recorded when any is on the tape.
+  @inlinable
+  static func recordingTape(of inputs: [Tensor]) -> (Tape<Scalar>, EntryInputs)? {
+    guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.active,
+      tape.isRecording
+    else { return nil }
+    let positions = inputs.map { tape.position(of: $0) }
+    guard positions.contains(where: { $0 >= 0 }) else { return nil }
+    return (tape, EntryInputs(indices: positions, shapes: inputs.map(\.shape)))
   }
 
   /// Appends `self` to `tape` with `derivative` and the values it reads and, in anomaly mode,
