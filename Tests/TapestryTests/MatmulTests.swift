@@ -278,3 +278,125 @@ private func expectKernelMatchesTripleLoop<Scalar: TensorScalar>(
     }
   }
 }
+
+/// One `addmm(c, a, b)` to test: the product's case and the shape of `c`, written for `m` rows
+/// and `n` columns of the product.
+struct AddmmCase: CustomTestStringConvertible, Sendable {
+  let product: MatmulCase
+  let c: TensorShape
+
+  var testDescription: String { "\(c) + \(product.testDescription)" }
+
+  /// Every transpose combination of an `[m, k]·[k, n]` product with `c` of each shape that is
+  /// fused (`[m, n]`, `[n]`, `[1, n]`) and two that are not (`[m, 1]`, a scalar).
+  static func all(m: Int, k: Int, n: Int) -> [AddmmCase] {
+    MatmulCase.all(batchA: [], batchB: [], m: m, k: k, n: n).flatMap { product in
+      [[m, n], [n], [1, n], [m, 1], []].map { AddmmCase(product: product, c: TensorShape($0)) }
+    }
+  }
+}
+
+@Suite("addmm", .serialized) struct AddmmTests {
+  @Test(
+    "values match c + the triple loop",
+    arguments: AddmmCase.all(m: 3, k: 4, n: 5) + AddmmCase.all(m: 1, k: 67, n: 131)
+      + AddmmCase.all(m: 37, k: 1, n: 70) + AddmmCase.all(m: 17, k: 33, n: 65), [1, 2])
+  func values(_ c: AddmmCase, threads: Int) {
+    ComputeSettings.threads = threads
+    let (a, b) = (randomTensor(c.product.a, seed: 1), randomTensor(c.product.b, seed: 2))
+    let addend = randomTensor(c.c, seed: 3)
+    let (ta, tb) = (c.product.transposeA, c.product.transposeB)
+    let expected = addend + naiveMatmul(a, b, transposeA: ta, transposeB: tb)
+    expectClose(
+      addmm(addend, a, b, transposeA: ta, transposeB: tb), expected, relativeTolerance: 1e-12,
+      absoluteTolerance: 1e-12)
+    let single = addmm(
+      addend.converted(to: Float.self), a.converted(to: Float.self), b.converted(to: Float.self),
+      transposeA: ta, transposeB: tb)
+    expectClose(
+      single.converted(to: Double.self), expected, relativeTolerance: 1e-4,
+      absoluteTolerance: 1e-4)
+  }
+
+  @Test("gradients match finite differences", arguments: AddmmCase.all(m: 3, k: 4, n: 5))
+  func gradients(_ c: AddmmCase) {
+    let points = [
+      randomTensor(c.c, seed: 4), randomTensor(c.product.a, seed: 5), randomTensor(c.product.b),
+    ]
+    expectGradientsMatchFiniteDifferences(at: points) {
+      addmm($0[0], $0[1], $0[2], transposeA: c.product.transposeA, transposeB: c.product.transposeB)
+    }
+    // Gradients of gradients go through the recorded `matmul` and `add` entries.
+    expectSecondDerivativesMatchFiniteDifferences(at: points) {
+      let sum = addmm(
+        $0[0], $0[1], $0[2], transposeA: c.product.transposeA, transposeB: c.product.transposeB)
+      return sum * sum
+    }
+  }
+
+  @Test("a batch of rows times one matrix, with a bias row")
+  func batchOfRows() {
+    let points = [
+      randomTensor([5], seed: 6), randomTensor([2, 3, 4], seed: 7), randomTensor([5, 4]),
+    ]
+    expectClose(
+      addmm(points[0], points[1], points[2], transposeB: true),
+      points[0] + matmul(points[1], points[2], transposeB: true), relativeTolerance: 1e-12,
+      absoluteTolerance: 1e-12)
+    expectGradientsMatchFiniteDifferences(at: points) {
+      addmm($0[0], $0[1], $0[2], transposeB: true)
+    }
+  }
+
+  /// The fused op leaves the tape that `c + matmul(a, b)` leaves, so printing, drawing and the
+  /// backward pass see the same two entries; a constant product still carries `c`'s gradient.
+  @Test func recordsTheEntriesOfTheUnfusedExpression() {
+    let (c, a, b) = (
+      randomTensor([2, 3], seed: 1), randomTensor([2, 4], seed: 2), randomTensor([3, 4])
+    )
+    func entries(_ f: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>) -> [Tape<
+      Double
+    >.Entry] {
+      let tape = Tape<Double>()
+      tape.record { _ = f(tape.watch(c), tape.watch(a), tape.watch(b)) }
+      return tape.entries
+    }
+    let fused = entries { addmm($0, $1, $2, transposeB: true) }
+    let unfused = entries { $0 + matmul($1, $2, transposeB: true) }
+    #expect(fused.map(\.op) == ["variable", "variable", "variable", "matmul", "add"])
+    #expect(fused.map(\.op) == unfused.map(\.op))
+    #expect(fused.map(\.inputs) == unfused.map(\.inputs))
+    #expect(fused.map(\.inputShapes) == unfused.map(\.inputShapes))
+    #expect(fused.map(\.outputShape) == unfused.map(\.outputShape))
+
+    let (value, gradient) = valueWithGradient(at: c) { addmm($0, a, b, transposeB: true).sum() }
+    #expect(abs(value.scalar - (c + matmul(a, b, transposeB: true)).sum().scalar) < 1e-12)
+    expectClose(gradient, Tensor.ones([2, 3]), relativeTolerance: 0, absoluteTolerance: 0)
+  }
+
+  /// Anomaly detection checks each entry's own value, which the fused op never forms: it
+  /// computes the unfused expression, so an overflowing product is blamed on `matmul`.
+  @Test func anomalyInTheProductNamesTheProduct() {
+    let tape = Tape<Float>()
+    let huge = Tensor<Float>.filled([2, 2], with: 1e30)
+    let anomaly = #expect(throws: AnomalyError.self) {
+      try withAnomalyDetection {
+        tape.record { _ = addmm(Tensor<Float>.zeros([2]), tape.watch(huge), huge) }
+      }
+    }
+    #expect(anomaly?.op == "matmul" && anomaly?.phase == .forward)
+  }
+
+  @Test func incompatibleShapesTrap() async throws {
+    let result = try await #require(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
+      _ = addmm(
+        Tensor<Float>.zeros([2, 5]), Tensor<Float>.zeros([2, 3]), Tensor<Float>.zeros([4, 5]))
+    }
+    let message = String(decoding: result.standardErrorContent, as: UTF8.self)
+    #expect(
+      message.contains(
+        "matmul: shapes [2, 3] and [4, 5] are incompatible (inner dimensions 3 and 4)"))
+  }
+}

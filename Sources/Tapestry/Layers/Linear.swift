@@ -4,8 +4,8 @@
 /// Shapes: `weight` is `[outputSize, inputSize]` and `bias` `[outputSize]`, PyTorch's layout, so
 /// weights load from a PyTorch `state_dict` unchanged. The input is `[..., inputSize]` with any
 /// leading axes (`[N, in]` for a batch, `[T, B, in]` for a sequence) and the output
-/// `[..., outputSize]`. The product reads `weight` as stored, transposed by a flag
-/// (`matmul(x, weight, transposeB: true)`), never copied.
+/// `[..., outputSize]`. The product reads `weight` as stored, transposed by a flag, never copied,
+/// and adds into the bias rows as it is computed (`addmm(bias, x, weight, transposeB: true)`).
 public struct Linear<Scalar: TensorScalar>: Layer {
   /// The weight matrix W, `[outputSize, inputSize]`.
   public let weight: Parameter<Scalar>
@@ -89,8 +89,9 @@ public struct Linear<Scalar: TensorScalar>: Layer {
     let leading = Array(input.shape.dropLast())
     // matmul takes matrices and batches of them; any other rank is flattened to rows and back.
     let rows = input.rank == 2 || input.rank == 3 ? input : input.reshaped(to: [-1, inputSize])
-    var output = matmul(rows, weight.value, transposeB: true)
-    if let bias { output = output + bias.value }
+    let output =
+      bias.map { addmm($0.value, rows, weight.value, transposeB: true) }
+      ?? matmul(rows, weight.value, transposeB: true)
     return output.rank == input.rank ? output : output.reshaped(to: leading + [outputSize])
   }
 }

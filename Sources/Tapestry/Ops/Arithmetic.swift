@@ -8,11 +8,22 @@ extension Tensor {
   /// Elementwise sum with broadcasting.
   @inlinable
   public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-    Kernels.zip(lhs, rhs, op: "add", scalar: +, vector: +)
-      .recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, saved in
-        // A copy of the gradient handed to a constant would only be retained and dropped.
-        (saved.firstNeedsGradient ? g : nil, saved.secondNeedsGradient ? g : nil)
-      }
+    Kernels.zip(lhs, rhs, op: "add", scalar: +, vector: +).recordedSum(lhs, rhs)
+  }
+
+  /// Records `self`, the sum `lhs + rhs` however it was computed, as an `add` entry.
+  @inlinable
+  func recordedSum(_ lhs: Tensor, _ rhs: Tensor) -> Tensor {
+    recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, saved in
+      Tensor.sumGradients(g, saved)
+    }
+  }
+
+  /// The pullback of a sum: the gradient itself, for each input that wants one.
+  @inlinable
+  static func sumGradients(_ g: Tensor, _ saved: SavedValues<Scalar>) -> (Tensor?, Tensor?) {
+    // A copy of the gradient handed to a constant would only be retained and dropped.
+    (saved.firstNeedsGradient ? g : nil, saved.secondNeedsGradient ? g : nil)
   }
 
   /// Elementwise difference with broadcasting.

@@ -16,27 +16,9 @@
 public func matmul<Scalar>(
   _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool = false, transposeB: Bool = false
 ) -> Tensor<Scalar> {
-  precondition(
-    (2...3).contains(a.rank) && (2...3).contains(b.rank),
-    "matmul: shapes \(a.shape) and \(b.shape) are not matrices or batches of matrices (rank 2 or 3)"
-  )
-  let (rowsA, columnsA) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
-  let (rowsB, columnsB) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
-  let (m, k) = transposeA ? (columnsA, rowsA) : (rowsA, columnsA)
-  let (innerB, n) = transposeB ? (columnsB, rowsB) : (rowsB, columnsB)
-  let flags =
-    transposeA || transposeB ? ", transposeA: \(transposeA), transposeB: \(transposeB)" : ""
-  precondition(
-    k == innerB,
-    "matmul: shapes \(a.shape) and \(b.shape) are incompatible (inner dimensions \(k) and \(innerB)\(flags))"
-  )
+  let (m, k, n) = productDimensions(a, b, transposeA: transposeA, transposeB: transposeB)
   let batchA = a.rank == 3 ? a.shape[0] : nil
   let batchB = b.rank == 3 ? b.shape[0] : nil
-  if let batchA, let batchB {
-    precondition(
-      batchA == batchB,
-      "matmul: shapes \(a.shape) and \(b.shape) have different batch sizes \(batchA) and \(batchB)")
-  }
   if let batchA, batchB == nil, !transposeA {
     // Stacking the batch into rows gives one tall product: faster than `batchA` short ones, and
     // its gradient with respect to `b` is one product instead of a sum of `batchA`.
@@ -73,38 +55,150 @@ public func matmul<Scalar>(
   let shape: TensorShape = batch.map { [$0, m, n] } ?? [m, n]
   return Tensor(uncheckedShape: shape, scalars: scalars)
     .recorded(
-      as: "matmul", a, b,
-      saving: SavedValues(a, b, options: (transposeA ? 1 : 0) | (transposeB ? 2 : 0))
+      as: "matmul", a, b, saving: productSavedValues(a, b, transposeA, transposeB)
     ) { g, first, second, inputs, saved in
-      // With C = op(A)·op(B): ∂op(A) = G·op(B)ᵀ and ∂op(B) = op(A)ᵀ·G; a transposed operand
-      // takes the transpose of that, which is the same product with the factors swapped. A 2-D
-      // operand broadcast over a batch receives one gradient per batch element, summed to its shape.
-      let (a, b) = (saved.first, saved.second)
-      let (transposeA, transposeB) = (saved.options & 1 != 0, saved.options & 2 != 0)
-      if saved.firstNeedsGradient {
-        if transposeA {
-          accumulateProduct(
-            b, g, transposeA: transposeB, transposeB: true, into: &first, shape: inputs.firstShape)
-        } else {
-          accumulateProduct(
-            g, b, transposeA: false, transposeB: !transposeB, into: &first,
-            shape: inputs.firstShape)
-        }
-      }
-      if saved.secondNeedsGradient {
-        if transposeB {
-          accumulateProduct(
-            g, a, transposeA: true, transposeB: transposeA, into: &second,
-            shape: inputs.secondShape, deferringTo: inputs.deferredProducts,
-            at: inputs.secondPosition)
-        } else {
-          accumulateProduct(
-            a, g, transposeA: !transposeA, transposeB: false, into: &second,
-            shape: inputs.secondShape, deferringTo: inputs.deferredProducts,
-            at: inputs.secondPosition)
-        }
+      accumulateProductGradients(g, into: &first, &second, inputs: inputs, saved: saved)
+    }
+}
+
+/// `c + op(a)·op(b)` in one buffer: the product is added into a copy of `c` as it is computed
+/// (PyTorch's `addmm`, mlx's `addMM`). Same shapes, broadcasting and traps as
+/// `c + matmul(a, b, transposeA:transposeB:)`, and the same value up to rounding.
+///
+/// Why: a recurrent step adds `h·W_hhᵀ` to its projected input, and a linear layer adds its
+/// bias to `x·Wᵀ`. Written apart, each is a product into a fresh buffer, then a second pass that
+/// reads it back with `c` into another; here `c` is copied into the output and the product's
+/// tiles are added to it where they are stored. It is recorded as the `matmul` and `add` entries
+/// the unfused expression makes, so gradients, the printed tape and higher derivatives are those
+/// of `c + matmul(a, b)`; only the product's own value is never formed.
+///
+/// Fused when `a` and `b` are matrices (or `a` a batch `[B, M, K]` of rows, untransposed, with
+/// a 2-D `b`) and `c` is `[M, N]`, `[N]` or `[1, N]`; any other case, and anomaly detection
+/// (which checks each entry's own value), computes `c + matmul(a, b)`.
+public func addmm<Scalar>(
+  _ c: Tensor<Scalar>, _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool = false,
+  transposeB: Bool = false
+) -> Tensor<Scalar> {
+  func unfused() -> Tensor<Scalar> {
+    c + matmul(a, b, transposeA: transposeA, transposeB: transposeB)
+  }
+  guard b.rank == 2, a.rank == 2 || (a.rank == 3 && !transposeA) else { return unfused() }
+  let (m, k, n) = productDimensions(a, b, transposeA: transposeA, transposeB: transposeB)
+  let repeatsRow = c.shape == [n] || c.shape == [1, n]
+  if a.rank == 3 {
+    // As `matmul` does, a batch of rows times one matrix is one tall product; `c` must then be
+    // a row repeated over the batch as well.
+    guard repeatsRow else { return unfused() }
+    let batch = a.shape[0]
+    return addmm(c, a.reshaped(to: [batch * m, k]), b, transposeB: transposeB)
+      .reshaped(to: [batch, m, n])
+  }
+  guard repeatsRow || c.shape == [m, n] else { return unfused() }
+  let scalars: [Scalar] = Kernels.array(count: m * n) { out in
+    c.scalars.withUnsafeBufferPointer { source in
+      guard let baseOut = out.baseAddress, let baseC = source.baseAddress else { return }
+      if repeatsRow {
+        for row in 0..<m { (baseOut + row * n).update(from: baseC, count: n) }
+      } else {
+        baseOut.update(from: baseC, count: m * n)
       }
     }
+    guard let baseOut = out.baseAddress else { return }
+    Kernels.matmul(
+      a.scalars, b.scalars, into: baseOut, m: m, n: n, k: k, transposeA: transposeA,
+      transposeB: transposeB, accumulate: true)
+  }
+  let sum = Tensor(uncheckedShape: [m, n], scalars: scalars)
+  // The product's entry is recorded with its shape and no elements: `matmul` does not keep its
+  // output, and the `add` after it reads only the product's place on the tape.
+  guard let (tape, productInputs) = Tensor.recordingTape(of: a, b) else {
+    return sum.recordedSum(c, Tensor(uncheckedShape: [m, n], scalars: []))
+  }
+  if tape.anomalyRecorder != nil { return unfused() }
+  let product = Tensor(uncheckedShape: [m, n], scalars: []).linked(
+    on: tape, as: "matmul", inputs: productInputs,
+    derivative: .accumulating { g, first, second, inputs, saved in
+      accumulateProductGradients(g, into: &first, &second, inputs: inputs, saved: saved)
+    },
+    saving: productSavedValues(a, b, transposeA, transposeB), checking: [a, b])
+  return sum.linked(
+    on: tape, as: "add",
+    inputs: EntryInputs(tape.position(of: c), c.shape, tape.position(of: product), product.shape),
+    derivative: .builtin { g, _, saved in Tensor.sumGradients(g, saved) }, saving: SavedValues(),
+    checking: [c, product])
+}
+
+/// The inner dimensions of `op(a)·op(b)` for matrices or batches of them: `(M, K, N)`.
+///
+/// Traps, naming both shapes, when an operand is not 2-D or 3-D, when the inner dimensions
+/// differ, or when both are batches of different sizes.
+@inlinable
+func productDimensions<Scalar>(
+  _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool, transposeB: Bool
+) -> (m: Int, k: Int, n: Int) {
+  precondition(
+    (2...3).contains(a.rank) && (2...3).contains(b.rank),
+    "matmul: shapes \(a.shape) and \(b.shape) are not matrices or batches of matrices (rank 2 or 3)"
+  )
+  let (rowsA, columnsA) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+  let (rowsB, columnsB) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+  let (m, k) = transposeA ? (columnsA, rowsA) : (rowsA, columnsA)
+  let (innerB, n) = transposeB ? (columnsB, rowsB) : (rowsB, columnsB)
+  let flags =
+    transposeA || transposeB ? ", transposeA: \(transposeA), transposeB: \(transposeB)" : ""
+  precondition(
+    k == innerB,
+    "matmul: shapes \(a.shape) and \(b.shape) are incompatible (inner dimensions \(k) and \(innerB)\(flags))"
+  )
+  if a.rank == 3, b.rank == 3 {
+    precondition(
+      a.shape[0] == b.shape[0],
+      "matmul: shapes \(a.shape) and \(b.shape) have different batch sizes \(a.shape[0]) and \(b.shape[0])"
+    )
+  }
+  return (m, k, n)
+}
+
+/// What a product's pullback reads: both factors and the transpose flags.
+@inlinable
+func productSavedValues<Scalar>(
+  _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, _ transposeA: Bool, _ transposeB: Bool
+) -> SavedValues<Scalar> {
+  SavedValues(a, b, options: (transposeA ? 1 : 0) | (transposeB ? 2 : 0))
+}
+
+/// The pullback of `C = op(A)·op(B)`, adding into the factors' gradient totals:
+/// ∂op(A) = G·op(B)ᵀ and ∂op(B) = op(A)ᵀ·G; a transposed operand takes the transpose of that,
+/// which is the same product with the factors swapped. A 2-D operand broadcast over a batch
+/// receives one gradient per batch element, summed to its shape.
+@inlinable
+func accumulateProductGradients<Scalar>(
+  _ g: Tensor<Scalar>, into first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
+  inputs: PullbackInputs<Scalar>, saved: SavedValues<Scalar>
+) {
+  let (a, b) = (saved.first, saved.second)
+  let (transposeA, transposeB) = (saved.options & 1 != 0, saved.options & 2 != 0)
+  if saved.firstNeedsGradient {
+    if transposeA {
+      accumulateProduct(
+        b, g, transposeA: transposeB, transposeB: true, into: &first, shape: inputs.firstShape)
+    } else {
+      accumulateProduct(
+        g, b, transposeA: false, transposeB: !transposeB, into: &first, shape: inputs.firstShape)
+    }
+  }
+  if saved.secondNeedsGradient {
+    if transposeB {
+      accumulateProduct(
+        g, a, transposeA: true, transposeB: transposeA, into: &second, shape: inputs.secondShape,
+        deferringTo: inputs.deferredProducts, at: inputs.secondPosition)
+    } else {
+      accumulateProduct(
+        a, g, transposeA: !transposeA, transposeB: false, into: &second,
+        shape: inputs.secondShape, deferringTo: inputs.deferredProducts,
+        at: inputs.secondPosition)
+    }
+  }
 }
 
 /// Adds `op(a)·op(b)`, summed back to `shape`, into `total`, the running gradient of a matmul

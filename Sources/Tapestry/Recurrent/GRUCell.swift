@@ -67,9 +67,8 @@ public struct GRUCell<Scalar: TensorScalar>: InputProjectingCell {
   /// `[N, 3H]`, `x·W_ihᵀ + b_ih` (`b_hh` stays in the step: the reset gate scales its candidate
   /// part).
   public func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar> {
-    let projected = matmul(inputs, weight_ih.value, transposeB: true)
-    guard let inputBias = bias_ih else { return projected }
-    return projected + inputBias.value
+    guard let inputBias = bias_ih else { return matmul(inputs, weight_ih.value, transposeB: true) }
+    return addmm(inputBias.value, inputs, weight_ih.value, transposeB: true)
   }
 
   /// One step from the projected input `[B, 3H]` (see ``projectInputs(_:)``) and `state` h
@@ -80,8 +79,9 @@ public struct GRUCell<Scalar: TensorScalar>: InputProjectingCell {
   {
     checkProjectedInput(projectedInput, width: 3 * hiddenSize)
     checkState(state, named: "state", batchSize: projectedInput.shape[0])
-    var fromState = matmul(state, weight_hh.value, transposeB: true)
-    if let hiddenBias = bias_hh { fromState = fromState + hiddenBias.value }
+    let fromState =
+      bias_hh.map { addmm($0.value, state, weight_hh.value, transposeB: true) }
+      ?? matmul(state, weight_hh.value, transposeB: true)
     let x = projectedInput.chunked(into: 3, alongAxis: 1)
     let h = fromState.chunked(into: 3, alongAxis: 1)
     let reset = probe(sigmoid(x[0] + h[0]), as: "gate.reset")

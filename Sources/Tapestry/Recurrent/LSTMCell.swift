@@ -127,9 +127,10 @@ public struct LSTMCell<Scalar: TensorScalar>: InputProjectingCell {
   /// The input's part of the gate pre-activations for any number of rows: `[N, I]` to
   /// `[N, 4H]`, `x·W_ihᵀ + b_ih + b_hh` (both biases, since neither depends on the state).
   public func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar> {
-    let projected = matmul(inputs, weight_ih.value, transposeB: true)
-    guard let inputBias = bias_ih, let hiddenBias = bias_hh else { return projected }
-    return projected + (inputBias.value + hiddenBias.value)
+    guard let inputBias = bias_ih, let hiddenBias = bias_hh else {
+      return matmul(inputs, weight_ih.value, transposeB: true)
+    }
+    return addmm(inputBias.value + hiddenBias.value, inputs, weight_ih.value, transposeB: true)
   }
 
   /// One step from the projected input `[B, 4H]` (see ``projectInputs(_:)``) and the state
@@ -141,8 +142,7 @@ public struct LSTMCell<Scalar: TensorScalar>: InputProjectingCell {
     checkProjectedInput(projectedInput, width: 4 * hiddenSize)
     checkState(state.hidden, named: "hidden state", batchSize: projectedInput.shape[0])
     checkState(state.cell, named: "cell state", batchSize: projectedInput.shape[0])
-    let preActivations =
-      projectedInput + matmul(state.hidden, weight_hh.value, transposeB: true)
+    let preActivations = addmm(projectedInput, state.hidden, weight_hh.value, transposeB: true)
     var gates = preActivations.chunked(into: 4, alongAxis: 1)
     if let inputPeephole = weight_ci, let forgetPeephole = weight_cf {
       gates[0] = gates[0] + inputPeephole.value * state.cell

@@ -73,9 +73,10 @@ public struct RNNCell<Scalar: TensorScalar>: InputProjectingCell {
   /// The input's part of the pre-activation for any number of rows: `[N, I]` to `[N, H]`,
   /// `x·W_ihᵀ + b_ih + b_hh` (both biases, since neither depends on the state).
   public func projectInputs(_ inputs: Tensor<Scalar>) -> Tensor<Scalar> {
-    let projected = matmul(inputs, weight_ih.value, transposeB: true)
-    guard let inputBias = bias_ih, let hiddenBias = bias_hh else { return projected }
-    return projected + (inputBias.value + hiddenBias.value)
+    guard let inputBias = bias_ih, let hiddenBias = bias_hh else {
+      return matmul(inputs, weight_ih.value, transposeB: true)
+    }
+    return addmm(inputBias.value + hiddenBias.value, inputs, weight_ih.value, transposeB: true)
   }
 
   /// One step from the projected input `[B, H]` (see ``projectInputs(_:)``) and `state` h
@@ -86,7 +87,7 @@ public struct RNNCell<Scalar: TensorScalar>: InputProjectingCell {
   {
     checkProjectedInput(projectedInput, width: hiddenSize)
     checkState(state, named: "state", batchSize: projectedInput.shape[0])
-    let hidden = nonlinearity(projectedInput + matmul(state, weight_hh.value, transposeB: true))
+    let hidden = nonlinearity(addmm(projectedInput, state, weight_hh.value, transposeB: true))
     return (hidden, hidden)
   }
 }

@@ -87,7 +87,7 @@ extension ReservoirCell {
     let solution = regression.solve(ridge: ridge)
     let testStates = states.slice(alongAxis: 0, trainLength..<(trainLength + testLength))
       .converted(to: Double.self)
-    let predictions = matmul(testStates, solution.weight, transposeB: true) + solution.bias
+    let predictions = addmm(solution.bias, testStates, solution.weight, transposeB: true)
     let expected = targets.slice(alongAxis: 0, trainLength..<(trainLength + testLength))
       .converted(to: Double.self)
     return MemoryCapacity(

@@ -168,11 +168,9 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
       matmul(state, weight.value, transposeB: true) * spectralScale.value
       + matmul(external, inputWeight.value, transposeB: true) * inputScale.value + bias.value
     if let feedbackWeight {
-      preActivation =
-        preActivation
-        + matmul(
-          input.slice(alongAxis: 1, externalInputSize..<inputSize), feedbackWeight.value,
-          transposeB: true)
+      preActivation = addmm(
+        preActivation, input.slice(alongAxis: 1, externalInputSize..<inputSize),
+        feedbackWeight.value, transposeB: true)
     }
     let alpha = leakRate.value
     var next = (1 - alpha) * state + alpha * tanh(preActivation)
