@@ -3,20 +3,25 @@
 // versioned dependency; we need that for the host-CPU flag below.
 import PackageDescription
 
-// Release builds make three choices (measured in Docs/Performance.md):
+// Release builds make four choices (measured in Docs/Performance.md):
 // - Cross-module optimisation, so that a client's calls into Tapestry's generic code (the tape,
 //   optimisers, layers) are specialised for Float or Double instead of running through generic
 //   metadata: 9x on small recorded ops, 36x on a chain of matmuls with backward.
 // - On x86-64, the host's vector units (AVX2, FMA, AVX-512 where present). Without this, code is
 //   generated for SSE2 only and SIMD fused multiply-adds become library calls (40x slower). arm64
 //   always has NEON and FMA, so it needs no flag.
+// - No hardware gathers (`-mno-gather`). The reservoir's sparse product loads eight state
+//   elements at scattered columns per step of its inner loop; with AVX-512 the compiler made that
+//   one `vgatherdpd`, which on Zen 4 (and on Intel cores with the Gather Data Sampling fix) is
+//   slower than eight loads: the N = 2,000 harvest 1.5x slower (Docs/Performance.md).
 // - Copies of generic structs compiled field by field. By default the compiler's out-of-line copy
 //   and destroy of a specialised `Tensor<Float>` (or of a tape entry) calls the type's value
 //   witness, which walks the generic layout at run time: ~160 instructions where a retain does.
 // Debug builds (and so `swift test`) keep the generic target: the portable path is tested too.
 let copyFlags = ["-Xfrontend", "-disable-type-layout"]
 #if arch(x86_64)
-  let releaseFlags = ["-cross-module-optimization", "-Xcc", "-march=native"] + copyFlags
+  let releaseFlags =
+    ["-cross-module-optimization", "-Xcc", "-march=native", "-Xcc", "-mno-gather"] + copyFlags
 #else
   let releaseFlags = ["-cross-module-optimization"] + copyFlags
 #endif

@@ -97,7 +97,7 @@ struct SlicedEllpackMatrix: Sendable {
     if narrowColumnIndices.isEmpty {
       columnIndices.withUnsafeBytes { indices in
         multiply(slices, x, out) {
-          indices.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Int32>.self)
+          indices.loadUnaligned(fromByteOffset: $0 &* 4, as: SIMD8<Int32>.self)
         }
       }
     } else {
@@ -105,13 +105,15 @@ struct SlicedEllpackMatrix: Sendable {
         multiply(slices, x, out) {
           SIMD8<Int32>(
             truncatingIfNeeded: indices.loadUnaligned(
-              fromByteOffset: $0 * 2, as: SIMD8<UInt16>.self))
+              fromByteOffset: $0 &* 2, as: SIMD8<UInt16>.self))
         }
       }
     }
   }
 
   /// The product with `columns(e)` reading the 8 column numbers of the slot starting at entry e.
+  /// Entries are counted, and scaled to byte offsets, with wrapping arithmetic: every slot lies
+  /// inside the arrays, and a test for overflow was a third of the inner loop's bookkeeping.
   @inline(__always)
   private func multiply(
     _ slices: Range<Int>, _ x: UnsafeBufferPointer<Double>,
@@ -120,13 +122,13 @@ struct SlicedEllpackMatrix: Sendable {
     if floatValues.isEmpty {
       doubleValues.withUnsafeBytes { values in
         run(slices, x, out, columns: columns) {
-          values.loadUnaligned(fromByteOffset: $0 * 8, as: SIMD8<Double>.self)
+          values.loadUnaligned(fromByteOffset: $0 &* 8, as: SIMD8<Double>.self)
         }
       }
     } else {
       floatValues.withUnsafeBytes { values in
         run(slices, x, out, columns: columns) {
-          SIMD8<Double>(values.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Float>.self))
+          SIMD8<Double>(values.loadUnaligned(fromByteOffset: $0 &* 4, as: SIMD8<Float>.self))
         }
       }
     }
