@@ -291,3 +291,96 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
     #expect(zip(serial.scalars, split.scalars).allSatisfy { $0 == $1 })
   }
 }
+
+/// The shapes of one `addcmul(c, a, b)`.
+struct AddcmulShapes: CustomTestStringConvertible, Sendable {
+  let c: TensorShape
+  let a: TensorShape
+  let b: TensorShape
+
+  var testDescription: String { "\(c) + \(a) * \(b)" }
+
+  /// Fused (factors of `c`'s shape or repeated along its leading axes, with rows long enough for
+  /// the vector loop and a tail) and not (a column, a scalar, a `c` that is itself broadcast).
+  static let all = [
+    AddcmulShapes(c: [3, 5], a: [3, 5], b: [3, 5]),
+    AddcmulShapes(c: [4, 37], a: [37], b: [4, 37]),
+    AddcmulShapes(c: [4, 37], a: [4, 37], b: [1, 37]),
+    AddcmulShapes(c: [2, 3, 37], a: [37], b: [3, 37]),
+    AddcmulShapes(c: [4, 37], a: [37], b: [37]),
+    AddcmulShapes(c: [3, 4], a: [3, 1], b: [3, 4]),
+    AddcmulShapes(c: [3, 4], a: [], b: [3, 4]),
+    AddcmulShapes(c: [4], a: [3, 4], b: [3, 4]),
+  ]
+}
+
+@Suite struct AddcmulTests {
+  /// The product is rounded before the sum, as written out, so the values are the same bits.
+  @Test(arguments: AddcmulShapes.all)
+  func valuesAreThoseOfTheExpressionWrittenOut(_ shapes: AddcmulShapes) {
+    let (c, a, b) = (
+      randomTensor(shapes.c, seed: 1), randomTensor(shapes.a, seed: 2), randomTensor(shapes.b)
+    )
+    let fused = addcmul(c, a, b)
+    let unfused = c + a * b
+    #expect(fused.shape == unfused.shape && fused.scalars == unfused.scalars)
+    let (cf, af, bf) = (
+      c.converted(to: Float.self), a.converted(to: Float.self), b.converted(to: Float.self)
+    )
+    #expect(addcmul(cf, af, bf).scalars == (cf + af * bf).scalars)
+  }
+
+  @Test(arguments: AddcmulShapes.all)
+  func gradientsMatchFiniteDifferences(_ shapes: AddcmulShapes) {
+    let points = [
+      randomTensor(shapes.c, seed: 4), randomTensor(shapes.a, seed: 5), randomTensor(shapes.b),
+    ]
+    expectGradientsMatchFiniteDifferences(at: points) { addcmul($0[0], $0[1], $0[2]) }
+    expectSecondDerivativesMatchFiniteDifferences(at: points) {
+      let sum = addcmul($0[0], $0[1], $0[2])
+      return sum * sum
+    }
+  }
+
+  /// The tape that `c + a * b` leaves, and the gradient of `c` alone when the factors are
+  /// constants.
+  @Test func recordsTheEntriesOfTheExpressionWrittenOut() {
+    let (c, a, b) = (
+      randomTensor([4, 37], seed: 1), randomTensor([37], seed: 2), randomTensor([4, 37])
+    )
+    func entries(_ f: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>) -> [Tape<
+      Double
+    >.Entry] {
+      let tape = Tape<Double>()
+      tape.record { _ = f(tape.watch(c), tape.watch(a), tape.watch(b)) }
+      return tape.entries
+    }
+    let fused = entries { addcmul($0, $1, $2) }
+    let unfused = entries { $0 + $1 * $2 }
+    #expect(fused.map(\.op) == ["variable", "variable", "variable", "mul", "add"])
+    #expect(fused.map(\.op) == unfused.map(\.op))
+    #expect(fused.map(\.inputs) == unfused.map(\.inputs))
+    #expect(fused.map(\.inputShapes) == unfused.map(\.inputShapes))
+    #expect(fused.map(\.outputShape) == unfused.map(\.outputShape))
+    let (_, gradient) = valueWithGradient(at: c) { addcmul($0, a, b).sum() }
+    #expect(gradient.scalars == Tensor<Double>.ones([4, 37]).scalars)
+  }
+
+  @Test func anomalyInTheProductNamesTheProduct() {
+    let tape = Tape<Float>()
+    let huge = Tensor<Float>.filled([2, 3], with: 1e30)
+    let anomaly = #expect(throws: AnomalyError.self) {
+      try withAnomalyDetection {
+        tape.record { _ = addcmul(Tensor<Float>.zeros([2, 3]), tape.watch(huge), huge) }
+      }
+    }
+    #expect(anomaly?.op == "mul" && anomaly?.phase == .forward)
+  }
+
+  @Test func incompatibleShapesTrap() async {
+    await #expect(processExitsWith: .failure) {
+      _ = addcmul(
+        Tensor<Float>.zeros([2, 3]), Tensor<Float>.zeros([4]), Tensor<Float>.zeros([2, 3]))
+    }
+  }
+}

@@ -107,6 +107,34 @@ extension Tensor {
       checking: [first, second])
   }
 
+  /// Records `self`, computed as `c + p` without ever forming `p`, as the two entries the
+  /// unfused expression makes: `p`'s own entry (op `name` of `a` and `b`, with `p`'s shape and
+  /// no elements, since that op keeps no output) and then the `add` of `c` and `p`. Gradients,
+  /// the printed tape and higher derivatives are therefore those of the expression written out.
+  ///
+  /// Returns `nil` under anomaly detection, which checks each entry's own value: the caller
+  /// then computes the expression unfused. `saved` is evaluated only when `p` is recorded.
+  @inlinable
+  func recordedSum(
+    _ c: Tensor, unformed name: String, shape: TensorShape, of a: Tensor, _ b: Tensor,
+    saving saved: @autoclosure () -> SavedValues<Scalar>,
+    accumulating pullback: @escaping AccumulatingPullback<Scalar>
+  ) -> Tensor? {
+    let unformed = Tensor(uncheckedShape: shape, scalars: [])
+    guard let (tape, inputs) = Tensor.recordingTape(of: a, b) else {
+      return recordedSum(c, unformed)
+    }
+    if tape.anomalyRecorder != nil { return nil }
+    let term = unformed.linked(
+      on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback), saving: saved(),
+      checking: [a, b])
+    return linked(
+      on: tape, as: "add",
+      inputs: EntryInputs(tape.position(of: c), c.shape, tape.position(of: term), shape),
+      derivative: .builtin { g, _, saved in Tensor.sumGradients(g, saved) },
+      saving: SavedValues(), checking: [c, term])
+  }
+
   /// The active, recording tape and the entry inputs of an op of one input, or `nil` when the
   /// op is not recorded (the input is not on that tape, or no tape records).
   @inlinable @inline(__always)

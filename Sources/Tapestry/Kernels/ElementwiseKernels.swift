@@ -30,6 +30,38 @@ internal enum Kernels {
     return result
   }
 
+  /// `out[i] = c[i] + a[i mod periodA] · b[i mod periodB]`, the product rounded before the sum,
+  /// for factors that are `c`'s shape (period `c.count`) or repeated along its leading axes
+  /// (period: their own count, which divides `c.count`).
+  @inlinable
+  static func addProducts<Scalar: TensorScalar>(
+    _ c: UnsafeBufferPointer<Scalar>, _ a: UnsafeBufferPointer<Scalar>, _ periodA: Int,
+    _ b: UnsafeBufferPointer<Scalar>, _ periodB: Int, into out: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    typealias Vector = Scalar.Vector
+    let width = Vector.scalarCount
+    // Runs of the shorter period: within one, every operand is contiguous.
+    let run = Swift.min(periodA, periodB)
+    var start = 0
+    while start < c.count {
+      let (offsetA, offsetB) = (start % periodA, start % periodB)
+      var i = 0
+      while i + width <= run {
+        let product =
+          Vector.loadUnaligned(from: a, at: offsetA + i)
+          * Vector.loadUnaligned(from: b, at: offsetB + i)
+        (Vector.loadUnaligned(from: c, at: start + i) + product).storeUnaligned(
+          to: out, at: start + i)
+        i += width
+      }
+      while i < run {
+        out[start + i] = c[start + i] + a[offsetA + i] * b[offsetB + i]
+        i += 1
+      }
+      start += run
+    }
+  }
+
   /// `result[i] = f(x[i])`.
   @inlinable @inline(__always)
   static func map<Scalar: TensorScalar>(

@@ -40,20 +40,39 @@ extension Tensor {
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
     // Each factor is saved only for the other's gradient: with one side a constant, one
     // tensor fewer to retain, release and keep alive until the backward pass.
-    Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *)
-      .recorded(
-        as: "mul", lhs, rhs,
-        saving: SavedValues(
-          rhs.isRecorded ? lhs : .placeholder, lhs.isRecorded ? rhs : .placeholder)
-      ) {
-        g, first, second, inputs, saved in
-        if saved.firstNeedsGradient {
-          Tensor.accumulate(g, times: saved.second, into: &first, shape: inputs.firstShape)
-        }
-        if saved.secondNeedsGradient {
-          Tensor.accumulate(g, times: saved.first, into: &second, shape: inputs.secondShape)
-        }
-      }
+    Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *).recordedMul(lhs, rhs)
+  }
+
+  /// Records `self`, the elementwise product `lhs * rhs` however it was computed, as a `mul`
+  /// entry.
+  @inlinable
+  func recordedMul(_ lhs: Tensor, _ rhs: Tensor) -> Tensor {
+    recorded(as: "mul", lhs, rhs, saving: Tensor.mulSavedValues(lhs, rhs)) {
+      g, first, second, inputs, saved in
+      Tensor.accumulateMulGradients(g, into: &first, &second, inputs: inputs, saved: saved)
+    }
+  }
+
+  /// What the pullback of `lhs * rhs` reads: each factor is saved only for the other's
+  /// gradient, so with one side a constant there is one tensor fewer to retain, release and keep
+  /// alive until the backward pass.
+  @inlinable
+  static func mulSavedValues(_ lhs: Tensor, _ rhs: Tensor) -> SavedValues<Scalar> {
+    SavedValues(rhs.isRecorded ? lhs : .placeholder, lhs.isRecorded ? rhs : .placeholder)
+  }
+
+  /// The pullback of an elementwise product, adding `g · other factor` into each factor's total.
+  @inlinable
+  static func accumulateMulGradients(
+    _ g: Tensor, into first: inout Tensor?, _ second: inout Tensor?,
+    inputs: PullbackInputs<Scalar>, saved: SavedValues<Scalar>
+  ) {
+    if saved.firstNeedsGradient {
+      accumulate(g, times: saved.second, into: &first, shape: inputs.firstShape)
+    }
+    if saved.secondNeedsGradient {
+      accumulate(g, times: saved.first, into: &second, shape: inputs.secondShape)
+    }
   }
 
   /// Adds `g · x`, summed back to `shape`, into `total`, the running gradient of a factor of
@@ -219,4 +238,47 @@ extension Tensor {
   init(filled value: Scalar, like other: Tensor) {
     self.init(uncheckedShape: other.shape, scalars: [Scalar](repeating: value, count: other.count))
   }
+}
+
+/// `c + a * b`, elementwise, in one pass over one new buffer (PyTorch's `addcmul`). Same shapes,
+/// broadcasting and traps as `c + a * b`, and the same value: the product is rounded before the
+/// sum, as written out.
+///
+/// Why: gated cells are made of such sums, `f ⊙ c + i ⊙ g` in an LSTM, `n + z ⊙ (h − n)` in a
+/// GRU, a pre-activation plus a peephole `w ⊙ c`. Written out, each is a product into a fresh
+/// buffer, then a second pass and buffer for the sum. It is recorded as the `mul` and `add`
+/// entries the expression makes, so gradients, the printed tape and higher derivatives are
+/// those of `c + a * b`; only the product's own value is never formed.
+///
+/// Fused when `a` and `b` each have the shape of `c` or are repeated along its leading axes (a
+/// peephole `[H]` against a batch `[B, H]`); any other case, and anomaly detection (which checks
+/// each entry's own value), computes `c + a * b`.
+public func addcmul<Scalar>(_ c: Tensor<Scalar>, _ a: Tensor<Scalar>, _ b: Tensor<Scalar>)
+  -> Tensor<Scalar>
+{
+  func period(of factor: Tensor<Scalar>) -> Int? {
+    factor.shape == c.shape
+      ? c.count
+      : leadingRepeats(of: factor.shape, in: c.shape).map { _ in
+        factor.count
+      }
+  }
+  guard c.count > 0, let periodA = period(of: a), let periodB = period(of: b) else {
+    return c + a * b
+  }
+  let scalars: [Scalar] = Kernels.array(count: c.count) { out in
+    c.scalars.withUnsafeBufferPointer { pc in
+      a.scalars.withUnsafeBufferPointer { pa in
+        b.scalars.withUnsafeBufferPointer { pb in
+          Kernels.addProducts(pc, pa, periodA, pb, periodB, into: out)
+        }
+      }
+    }
+  }
+  return Tensor(uncheckedShape: c.shape, scalars: scalars).recordedSum(
+    c, unformed: "mul", shape: broadcastShape(a.shape, b.shape, op: "mul"), of: a, b,
+    saving: Tensor.mulSavedValues(a, b)
+  ) { g, first, second, inputs, saved in
+    Tensor.accumulateMulGradients(g, into: &first, &second, inputs: inputs, saved: saved)
+  } ?? c + a * b
 }

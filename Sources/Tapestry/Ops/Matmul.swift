@@ -55,9 +55,9 @@ public func matmul<Scalar>(
   let shape: TensorShape = batch.map { [$0, m, n] } ?? [m, n]
   return Tensor(uncheckedShape: shape, scalars: scalars)
     .recorded(
-      as: "matmul", a, b, saving: productSavedValues(a, b, transposeA, transposeB)
+      as: "matmul", a, b, saving: matmulSavedValues(a, b, transposeA, transposeB)
     ) { g, first, second, inputs, saved in
-      accumulateProductGradients(g, into: &first, &second, inputs: inputs, saved: saved)
+      accumulateMatmulGradients(g, into: &first, &second, inputs: inputs, saved: saved)
     }
 }
 
@@ -108,24 +108,12 @@ public func addmm<Scalar>(
       a.scalars, b.scalars, into: baseOut, m: m, n: n, k: k, transposeA: transposeA,
       transposeB: transposeB, accumulate: true)
   }
-  let sum = Tensor(uncheckedShape: [m, n], scalars: scalars)
-  // The product's entry is recorded with its shape and no elements: `matmul` does not keep its
-  // output, and the `add` after it reads only the product's place on the tape.
-  guard let (tape, productInputs) = Tensor.recordingTape(of: a, b) else {
-    return sum.recordedSum(c, Tensor(uncheckedShape: [m, n], scalars: []))
-  }
-  if tape.anomalyRecorder != nil { return unfused() }
-  let product = Tensor(uncheckedShape: [m, n], scalars: []).linked(
-    on: tape, as: "matmul", inputs: productInputs,
-    derivative: .accumulating { g, first, second, inputs, saved in
-      accumulateProductGradients(g, into: &first, &second, inputs: inputs, saved: saved)
-    },
-    saving: productSavedValues(a, b, transposeA, transposeB), checking: [a, b])
-  return sum.linked(
-    on: tape, as: "add",
-    inputs: EntryInputs(tape.position(of: c), c.shape, tape.position(of: product), product.shape),
-    derivative: .builtin { g, _, saved in Tensor.sumGradients(g, saved) }, saving: SavedValues(),
-    checking: [c, product])
+  return Tensor(uncheckedShape: [m, n], scalars: scalars).recordedSum(
+    c, unformed: "matmul", shape: [m, n], of: a, b,
+    saving: matmulSavedValues(a, b, transposeA, transposeB)
+  ) { g, first, second, inputs, saved in
+    accumulateMatmulGradients(g, into: &first, &second, inputs: inputs, saved: saved)
+  } ?? unfused()
 }
 
 /// The inner dimensions of `op(a)·op(b)` for matrices or batches of them: `(M, K, N)`.
@@ -161,7 +149,7 @@ func productDimensions<Scalar>(
 
 /// What a product's pullback reads: both factors and the transpose flags.
 @inlinable
-func productSavedValues<Scalar>(
+func matmulSavedValues<Scalar>(
   _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, _ transposeA: Bool, _ transposeB: Bool
 ) -> SavedValues<Scalar> {
   SavedValues(a, b, options: (transposeA ? 1 : 0) | (transposeB ? 2 : 0))
@@ -172,7 +160,7 @@ func productSavedValues<Scalar>(
 /// which is the same product with the factors swapped. A 2-D operand broadcast over a batch
 /// receives one gradient per batch element, summed to its shape.
 @inlinable
-func accumulateProductGradients<Scalar>(
+func accumulateMatmulGradients<Scalar>(
   _ g: Tensor<Scalar>, into first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
   inputs: PullbackInputs<Scalar>, saved: SavedValues<Scalar>
 ) {

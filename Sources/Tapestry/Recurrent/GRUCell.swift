@@ -86,10 +86,10 @@ public struct GRUCell<Scalar: TensorScalar>: InputProjectingCell {
     let h = fromState.chunked(into: 3, alongAxis: 1)
     let reset = probe(sigmoid(x[0] + h[0]), as: "gate.reset")
     let update = probe(sigmoid(x[1] + h[1]), as: "gate.update")
-    let candidate = probe(tanh(x[2] + reset * h[2]), as: "gate.candidate")
-    // (1 − z)·n + z·h written as n + z·(h − n): three ops instead of four, and PyTorch's own
-    // order of operations.
-    let hidden = candidate + update * (state - candidate)
+    let candidate = probe(tanh(addcmul(x[2], reset, h[2])), as: "gate.candidate")
+    // (1 − z)·n + z·h written as n + z·(h − n): a difference and one `addcmul` instead of four
+    // ops, and PyTorch's own order of operations.
+    let hidden = addcmul(candidate, update, state - candidate)
     return (hidden, hidden)
   }
 }

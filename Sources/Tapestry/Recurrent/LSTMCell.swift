@@ -145,15 +145,15 @@ public struct LSTMCell<Scalar: TensorScalar>: InputProjectingCell {
     let preActivations = addmm(projectedInput, state.hidden, weight_hh.value, transposeB: true)
     var gates = preActivations.chunked(into: 4, alongAxis: 1)
     if let inputPeephole = weight_ci, let forgetPeephole = weight_cf {
-      gates[0] = gates[0] + inputPeephole.value * state.cell
-      gates[1] = gates[1] + forgetPeephole.value * state.cell
+      gates[0] = addcmul(gates[0], inputPeephole.value, state.cell)
+      gates[1] = addcmul(gates[1], forgetPeephole.value, state.cell)
     }
     let inputGate = probe(sigmoid(gates[0]), as: "gate.input")
     let forgetGate = probe(sigmoid(gates[1]), as: "gate.forget")
     let candidate = probe(tanh(gates[2]), as: "gate.cell")
-    let cell = forgetGate * state.cell + inputGate * candidate
+    let cell = addcmul(forgetGate * state.cell, inputGate, candidate)
     // The output gate peeks at the new cell state, not the old one (Graves 2013, eq. 9).
-    if let outputPeephole = weight_co { gates[3] = gates[3] + outputPeephole.value * cell }
+    if let outputPeephole = weight_co { gates[3] = addcmul(gates[3], outputPeephole.value, cell) }
     let hidden = probe(sigmoid(gates[3]), as: "gate.output") * tanh(cell)
     return (hidden, LSTMState(hidden: hidden, cell: cell))
   }
