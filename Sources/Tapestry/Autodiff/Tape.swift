@@ -364,9 +364,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   public static var active: Tape? {
     // Comparing the class of the task-local value with this one is a pointer comparison; a
     // conditional cast (`as? Tape`) looks the generic class up at run time on every op.
-    guard let object = RecordingContext.tape,
-      ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self)
-    else { return nil }
+    let object = RecordingContext.tape
+    guard ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self) else { return nil }
     return unsafeDowncast(object, to: Tape.self)
   }
 
@@ -713,8 +712,20 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
 /// The task-local state that tells ops which tape records them.
 @usableFromInline
 internal enum RecordingContext {
-  /// The recording tape, type-erased because a task-local cannot be generic.
-  @TaskLocal @usableFromInline static var tape: (any AnyObject & Sendable)?
+  /// The recording tape, type-erased because a task-local cannot be generic; ``noTape`` when
+  /// none records.
+  ///
+  /// Not an optional: every op reads this value, and `TaskLocal.get` copies it through the
+  /// value's generic witness. For an optional existential that is the generic enum witness
+  /// around the payload's (~95 instructions a read); for a plain class reference, a retain.
+  @TaskLocal @usableFromInline static var tape: any AnyObject & Sendable = noTape
+
+  /// The value of ``tape`` outside any tape's ``Tape/record(_:)``, and inside
+  /// ``withoutRecording(_:)``.
+  @usableFromInline static let noTape = NoTape()
+
+  /// The class of ``noTape``: no tape's class, so ``Tape/active`` finds no tape.
+  @usableFromInline final class NoTape: Sendable {}
 }
 
 /// The emptied entry array of the last freed tape of each scalar type, kept with its capacity
