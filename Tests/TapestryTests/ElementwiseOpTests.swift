@@ -348,20 +348,9 @@ struct AddcmulShapes: CustomTestStringConvertible, Sendable {
     let (c, a, b) = (
       randomTensor([4, 37], seed: 1), randomTensor([37], seed: 2), randomTensor([4, 37])
     )
-    func entries(_ f: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>) -> [Tape<
-      Double
-    >.Entry] {
-      let tape = Tape<Double>()
-      tape.record { _ = f(tape.watch(c), tape.watch(a), tape.watch(b)) }
-      return tape.entries
-    }
-    let fused = entries { addcmul($0, $1, $2) }
-    let unfused = entries { $0 + $1 * $2 }
-    #expect(fused.map(\.op) == ["variable", "variable", "variable", "mul", "add"])
-    #expect(fused.map(\.op) == unfused.map(\.op))
-    #expect(fused.map(\.inputs) == unfused.map(\.inputs))
-    #expect(fused.map(\.inputShapes) == unfused.map(\.inputShapes))
-    #expect(fused.map(\.outputShape) == unfused.map(\.outputShape))
+    let ops = expectSameEntries(
+      c, a, b, fused: { addcmul($0, $1, $2) }, unfused: { $0 + $1 * $2 })
+    #expect(ops == ["variable", "variable", "variable", "mul", "add"])
     let (_, gradient) = valueWithGradient(at: c) { addcmul($0, a, b).sum() }
     #expect(gradient.scalars == Tensor<Double>.ones([4, 37]).scalars)
   }

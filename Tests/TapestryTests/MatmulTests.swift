@@ -281,6 +281,29 @@ private func expectKernelMatchesTripleLoop<Scalar: TensorScalar>(
 
 /// One `addmm(c, a, b)` to test: the product's case and the shape of `c`, written for `m` rows
 /// and `n` columns of the product.
+/// Expects `fused` and `unfused` of the same three watched tensors to record the same entries
+/// (ops, inputs, input and output shapes), as a fused op (`addmm`, `addcmul`) must to print, draw
+/// and differentiate like the expression it stands for; returns the fused tape's op names.
+func expectSameEntries(
+  _ c: Tensor<Double>, _ a: Tensor<Double>, _ b: Tensor<Double>,
+  fused: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>,
+  unfused: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>
+) -> [String] {
+  func entries(
+    _ f: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>
+  ) -> [Tape<Double>.Entry] {
+    let tape = Tape<Double>()
+    tape.record { _ = f(tape.watch(c), tape.watch(a), tape.watch(b)) }
+    return tape.entries
+  }
+  let (fusedEntries, unfusedEntries) = (entries(fused), entries(unfused))
+  #expect(fusedEntries.map(\.op) == unfusedEntries.map(\.op))
+  #expect(fusedEntries.map(\.inputs) == unfusedEntries.map(\.inputs))
+  #expect(fusedEntries.map(\.inputShapes) == unfusedEntries.map(\.inputShapes))
+  #expect(fusedEntries.map(\.outputShape) == unfusedEntries.map(\.outputShape))
+  return fusedEntries.map(\.op)
+}
+
 struct AddmmCase: CustomTestStringConvertible, Sendable {
   let product: MatmulCase
   let c: TensorShape
@@ -354,20 +377,10 @@ struct AddmmCase: CustomTestStringConvertible, Sendable {
     let (c, a, b) = (
       randomTensor([2, 3], seed: 1), randomTensor([2, 4], seed: 2), randomTensor([3, 4])
     )
-    func entries(_ f: (Tensor<Double>, Tensor<Double>, Tensor<Double>) -> Tensor<Double>) -> [Tape<
-      Double
-    >.Entry] {
-      let tape = Tape<Double>()
-      tape.record { _ = f(tape.watch(c), tape.watch(a), tape.watch(b)) }
-      return tape.entries
-    }
-    let fused = entries { addmm($0, $1, $2, transposeB: true) }
-    let unfused = entries { $0 + matmul($1, $2, transposeB: true) }
-    #expect(fused.map(\.op) == ["variable", "variable", "variable", "matmul", "add"])
-    #expect(fused.map(\.op) == unfused.map(\.op))
-    #expect(fused.map(\.inputs) == unfused.map(\.inputs))
-    #expect(fused.map(\.inputShapes) == unfused.map(\.inputShapes))
-    #expect(fused.map(\.outputShape) == unfused.map(\.outputShape))
+    let ops = expectSameEntries(
+      c, a, b, fused: { addmm($0, $1, $2, transposeB: true) },
+      unfused: { $0 + matmul($1, $2, transposeB: true) })
+    #expect(ops == ["variable", "variable", "variable", "matmul", "add"])
 
     let (value, gradient) = valueWithGradient(at: c) { addmm($0, a, b, transposeB: true).sum() }
     #expect(abs(value.scalar - (c + matmul(a, b, transposeB: true)).sum().scalar) < 1e-12)
