@@ -52,6 +52,26 @@ import Testing
     #expect(x.padded(alongAxis: -2, before: 0, after: 1) == Tensor([[1, 2], [3, 4], [0, 0]]))
   }
 
+  /// Every layout of runs and gaps, against the same tensor built by concatenating zeros, in a
+  /// result whose buffer comes uninitialised from the allocator.
+  @Test(arguments: [
+    ([5], 0, 3, 0), ([5], 0, 0, 4), ([3, 17], 1, 5, 9), ([3, 17], 0, 2, 1), ([4, 3, 5], 1, 0, 2),
+    ([4, 3, 5], 2, 7, 0), ([2, 33], 1, 31, 31),
+  ])
+  func padMatchesConcatenatedZeros(shape shapeSizes: [Int], axis: Int, before: Int, after: Int) {
+    let x = randomTensor(TensorShape(shapeSizes), in: 1..<2)
+    func zeros(_ count: Int) -> Tensor<Double> {
+      var shape = x.shape
+      shape[axis] = count
+      return Tensor.zeros(shape)
+    }
+    let expected = concatenate([zeros(before), x, zeros(after)], alongAxis: axis)
+    // A freed buffer of the result's size full of sevens, which the allocator is likely to hand
+    // out again for the result: gaps left unwritten would show.
+    #expect((Tensor<Double>.ones(expected.shape) * 7).scalars.allSatisfy { $0 == 7 })
+    #expect(x.padded(alongAxis: axis, before: before, after: after) == expected)
+  }
+
   @Test(arguments: [([3], 0, 2, 1), ([2, 3], 1, 0, 2), ([2, 3, 2], -2, 1, 1)])
   func padGradient(shape shapeSizes: [Int], axis: Int, before: Int, after: Int) {
     let shape = TensorShape(shapeSizes)
