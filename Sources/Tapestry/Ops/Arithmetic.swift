@@ -256,12 +256,11 @@ extension Tensor {
 public func addcmul<Scalar>(_ c: Tensor<Scalar>, _ a: Tensor<Scalar>, _ b: Tensor<Scalar>)
   -> Tensor<Scalar>
 {
+  // A factor repeats with the period of its own count; equal shapes are tested apart because
+  // `leadingRepeats` leaves one-element blocks to the general paths.
   func period(of factor: Tensor<Scalar>) -> Int? {
-    factor.shape == c.shape
-      ? c.count
-      : leadingRepeats(of: factor.shape, in: c.shape).map { _ in
-        factor.count
-      }
+    factor.shape == c.shape || leadingRepeats(of: factor.shape, in: c.shape) != nil
+      ? factor.count : nil
   }
   guard c.count > 0, let periodA = period(of: a), let periodB = period(of: b) else {
     return c + a * b
