@@ -3,7 +3,7 @@
 // versioned dependency; we need that for the host-CPU flag below.
 import PackageDescription
 
-// Release builds make four choices (measured in Docs/Performance.md):
+// Release builds make five choices (measured in Docs/Performance.md):
 // - Cross-module optimisation, so that a client's calls into Tapestry's generic code (the tape,
 //   optimisers, layers) are specialised for Float or Double instead of running through generic
 //   metadata: 9x on small recorded ops, 36x on a chain of matmuls with backward.
@@ -17,13 +17,20 @@ import PackageDescription
 // - Copies of generic structs compiled field by field. By default the compiler's out-of-line copy
 //   and destroy of a specialised `Tensor<Float>` (or of a tape entry) calls the type's value
 //   witness, which walks the generic layout at run time: ~160 instructions where a retain does.
+// - A higher LLVM inlining threshold (600, default 225). Generic `SIMD16<Float>` arithmetic
+//   reaches LLVM as sixteen scalar operations, merged into one vector instruction only after
+//   inlining has run, so the inliner priced a kernel's `{ $0 * $1 }` at sixteen times its cost
+//   and left it a call: every vector of a Float `*`, `+`, `-` and of the sigmoid and tanh
+//   gradients passed through a call in four 128-bit registers. (`SIMD8<Double>` fitted.)
 // Debug builds (and so `swift test`) keep the generic target: the portable path is tested too.
 let copyFlags = ["-Xfrontend", "-disable-type-layout"]
+let inliningFlags = ["-Xllvm", "-inline-threshold=600"]
 #if arch(x86_64)
   let releaseFlags =
     ["-cross-module-optimization", "-Xcc", "-march=native", "-Xcc", "-mno-gather"] + copyFlags
+    + inliningFlags
 #else
-  let releaseFlags = ["-cross-module-optimization"] + copyFlags
+  let releaseFlags = ["-cross-module-optimization"] + copyFlags + inliningFlags
 #endif
 let releaseSettings: [SwiftSetting] = [.unsafeFlags(releaseFlags, .when(configuration: .release))]
 

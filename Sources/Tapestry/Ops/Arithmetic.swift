@@ -90,7 +90,7 @@ extension Tensor {
     {
       // The first gradient of a factor used whole is the product itself: no zeros to add it to.
       if total == nil && g.shape == shape {
-        total = Kernels.zip(g, x, op: "mul", scalar: *, vector: *)
+        total = g * x
         return
       }
       var whole = total.take() ?? Tensor.zeros(shape)
