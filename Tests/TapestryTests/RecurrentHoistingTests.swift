@@ -78,6 +78,52 @@ import Testing
     #expect(!ops.contains("select"))
   }
 
+  @Test func stepEntriesKeepNoValues() {
+    let cell = LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 1)
+    let tape = Tape<Double>()
+    tape.record {
+      let inputs = tape.watch(.normal([Self.steps, Self.batch, Self.inputSize], seed: 3))
+      _ = unroll(cell, inputs: inputs)
+    }
+    let steps = tape.entries.filter { $0.op == "step" }
+    #expect(steps.count == Self.steps)
+    #expect(
+      steps.allSatisfy { $0.output == nil && $0.outputShape == [Self.batch, 4 * Self.hiddenSize] })
+  }
+
+  /// Batch-first steps lie strided in the sequence; their gradients must land in the same places
+  /// as the time-major ones.
+  @Test func batchFirstGradientsAreTheTimeMajorOnesTransposed() {
+    let cell = LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 2)
+    let inputs = Tensor<Double>.normal([Self.steps, Self.batch, Self.inputSize], seed: 3)
+    let weights = Tensor<Double>.uniform(
+      [Self.steps, Self.batch, Self.hiddenSize], in: -1..<1, seed: 9)
+    let timeMajor = gradient(at: inputs) { x in (unroll(cell, inputs: x).outputs * weights).sum() }
+    let batchFirst = gradient(at: inputs.transposed(permutation: [1, 0, 2])) { x in
+      (unroll(cell, inputs: x, batchFirst: true).outputs
+        * weights.transposed(permutation: [1, 0, 2])).sum()
+    }
+    #expect(
+      batchFirst.transposed(permutation: [1, 0, 2]).isClose(to: timeMajor, relativeTolerance: 1e-12)
+    )
+  }
+
+  /// A backward pass that creates a graph hands the steps recorded gradients, which are stacked
+  /// differentiably: second derivatives through `unroll` are those of stepping by hand.
+  @Test func secondDerivativesMatchSteppingByHand() {
+    let cell = RNNCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 6)
+    let inputs = Tensor<Double>.normal([Self.steps, Self.batch, Self.inputSize], seed: 3)
+    let direction = Tensor<Double>.uniform(inputs.shape, in: -1..<1, seed: 11)
+    func secondDerivative(byHand: Bool) -> Tensor<Double> {
+      gradient(at: inputs) { x in
+        (gradient(at: x) { Self.loss(cell, $0, byHand: byHand) } * direction).sum()
+      }
+    }
+    #expect(
+      secondDerivative(byHand: false).isClose(
+        to: secondDerivative(byHand: true), relativeTolerance: 1e-10, absoluteTolerance: 1e-12))
+  }
+
   @Test func tapeDifferentiatedTwiceGivesTheSameGradients() {
     let cell = GRUCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 4)
     let tape = Tape<Double>()

@@ -31,6 +31,19 @@ extension Tensor {
   public func recorded(
     as name: String, fromInputs inputs: [Tensor], pullback: @escaping Pullback<Scalar>
   ) -> Tensor {
+    recorded(as: name, fromInputs: inputs, keepingOutput: true, pullback: pullback)
+  }
+
+  /// ``recorded(as:fromInputs:pullback:)``, keeping the output's elements on the tape only if
+  /// `keepingOutput`; without them the pullback is given the output's shape and no elements.
+  ///
+  /// Why: the tape holds what it keeps until the backward pass, so a large output that no
+  /// pullback reads (a time step of a projected sequence) would stay alive for nothing.
+  @inlinable
+  func recorded(
+    as name: String, fromInputs inputs: [Tensor], keepingOutput: Bool,
+    pullback: @escaping Pullback<Scalar>
+  ) -> Tensor {
     // One or two inputs (most primitives) need no arrays of positions and shapes: building and
     // freeing them was half of recording a step of an unrolled sequence (`timeSteps`).
     let recording: (Tape<Scalar>, EntryInputs)?
@@ -42,7 +55,7 @@ extension Tensor {
     guard let (tape, entryInputs) = recording else { return self }
     return linked(
       on: tape, as: name, inputs: entryInputs, derivative: .closure(pullback),
-      saving: SavedValues(keepingOutput: true), checking: inputs)
+      saving: SavedValues(keepingOutput: keepingOutput), checking: inputs)
   }
 
   /// ``recorded(as:from:pullback:)`` for a built-in op of one input whose pullback reads

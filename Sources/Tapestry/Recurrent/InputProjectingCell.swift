@@ -69,21 +69,23 @@ extension InputProjectingCell {
 /// gradient of the whole sequence, zero but for its step: T full-size gradients to add, O(T²) for
 /// a sequence of T steps. Here the steps hand their gradients to one shared collector instead,
 /// and one `unstack` entry, recorded before them and so visited after them in the backward pass,
-/// stacks the collected gradients into the sequence's gradient: O(T). The link from each step to
+/// returns the collected gradients as the sequence's gradient: O(T). The link from each step to
 /// that entry is a one-element token tensor, whose gradient is a zero; only the first step to
 /// receive a gradient in a pass sends it one (enough for the pass to reach the entry), so the
 /// other steps allocate and add nothing.
+///
+/// The tape does not keep the steps (no pullback reads them), so a step is freed once the caller
+/// drops it: an LSTM's projected step, `[B, 4H]`, is read once by the cell.
 func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Tensor<Scalar>] {
   let steps = withoutDerivative(at: sequence).unstacked(alongAxis: axis)
-  guard sequence.isRecorded, let stepShape = steps.first?.shape else { return steps }
-  let collected = CollectedGradients<Scalar>(count: steps.count)
+  guard sequence.isRecorded, steps.first != nil else { return steps }
+  let collected = CollectedGradients<Scalar>(sequenceShape: sequence.shape, axis: axis)
   let token = Tensor<Scalar>.zeros([1]).recorded(as: "unstack", from: sequence) { _, _ in
-    let parts = collected.take().map { $0 ?? Tensor.zeros(stepShape) }
-    return [stack(parts, alongAxis: axis)]
+    [collected.take()]
   }
   return steps.enumerated().map { index, step in
-    step.recorded(as: "step", from: token) { gradient, _ in
-      collected.parts[index] = gradient
+    step.recorded(as: "step", fromInputs: [token], keepingOutput: false) { gradient, _ in
+      collected.receive(gradient, at: index)
       return [collected.linksToken() ? Tensor.zeros([1]) : nil]
     }
   }
@@ -92,12 +94,51 @@ func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Ten
 /// The gradients of the steps of one ``timeSteps(of:alongAxis:)`` call, filled by their pullbacks
 /// and emptied by the `unstack` pullback that follows them in the same backward pass, so a tape
 /// differentiated twice (`retainTape`) starts each pass empty.
+///
+/// A gradient that is not itself recorded (any backward pass that does not create a graph) is
+/// copied into its place in the sequence's gradient when it arrives, while it is still in the
+/// cache, and then freed; stacking them all at the end read T gradients back from memory and kept
+/// them alive until then. Recorded gradients are kept and stacked with the differentiable
+/// ``stack(_:alongAxis:)``, so higher derivatives flow through them.
 final class CollectedGradients<Scalar: TensorScalar> {
-  var parts: [Tensor<Scalar>?]
+  private let sequenceShape: TensorShape
+  private let axis: Int
+  /// The sequence's gradient, written step by step; empty until the first unrecorded gradient.
+  private var placed: [Scalar] = []
+  /// Which steps' gradients are in `placed`.
+  private var isPlaced: [Bool]
+  /// The recorded gradients, by step.
+  private var recorded: [Tensor<Scalar>?]
   /// Whether a step has sent the token its gradient in this pass.
   private var tokenLinked = false
 
-  init(count: Int) { parts = Array(repeating: nil, count: count) }
+  /// A collector for the steps of a sequence of `sequenceShape`, split along `axis`.
+  init(sequenceShape: TensorShape, axis: Int) {
+    self.sequenceShape = sequenceShape
+    self.axis = axis
+    isPlaced = Array(repeating: false, count: sequenceShape[axis])
+    recorded = Array(repeating: nil, count: sequenceShape[axis])
+  }
+
+  /// Takes the gradient of step `index`.
+  func receive(_ gradient: Tensor<Scalar>, at index: Int) {
+    guard !gradient.isRecorded else {
+      recorded[index] = gradient
+      return
+    }
+    if placed.isEmpty {
+      placed = Kernels.array(count: sequenceShape.elementCount) { _ in }
+    }
+    gradient.scalars.withUnsafeBufferPointer { source in
+      placed.withUnsafeMutableBufferPointer { target in
+        for (stepRun, sequenceRun) in runs(of: index) {
+          _ = UnsafeMutableBufferPointer(rebasing: target[sequenceRun]).update(
+            fromContentsOf: source[stepRun])
+        }
+      }
+    }
+    isPlaced[index] = true
+  }
 
   /// Whether the calling step is the first of this pass to be differentiated, and so the one
   /// that sends the token a gradient.
@@ -106,12 +147,48 @@ final class CollectedGradients<Scalar: TensorScalar> {
     return !tokenLinked
   }
 
-  /// The gradients so far, leaving the collector empty for the next pass.
-  func take() -> [Tensor<Scalar>?] {
+  /// The sequence's gradient from the steps' so far (zeros for steps that received none),
+  /// leaving the collector empty for the next pass.
+  func take() -> Tensor<Scalar> {
     defer {
-      parts = Array(repeating: nil, count: parts.count)
+      placed = []
+      isPlaced = Array(repeating: false, count: isPlaced.count)
+      recorded = Array(repeating: nil, count: recorded.count)
       tokenLinked = false
     }
-    return parts
+    var stepShape = sequenceShape
+    stepShape.remove(at: axis)
+    guard recorded.allSatisfy({ $0 == nil }) else {
+      let parts = recorded.indices.map { index in
+        recorded[index] ?? placedStep(index, shape: stepShape) ?? Tensor.zeros(stepShape)
+      }
+      return stack(parts, alongAxis: axis)
+    }
+    guard !placed.isEmpty else { return Tensor.zeros(sequenceShape) }
+    placed.withUnsafeMutableBufferPointer { target in
+      for index in isPlaced.indices where !isPlaced[index] {
+        for (_, sequenceRun) in runs(of: index) {
+          UnsafeMutableBufferPointer(rebasing: target[sequenceRun]).update(repeating: 0)
+        }
+      }
+    }
+    return Tensor(shape: sequenceShape, scalars: placed)
+  }
+
+  /// Where step `index` lies in the sequence: one contiguous run per index of the axes before
+  /// `axis`, as the run's elements in the step and in the sequence.
+  private func runs(of index: Int) -> [(step: Range<Int>, sequence: Range<Int>)] {
+    let run = sequenceShape.product(ofAxes: (axis + 1)..<sequenceShape.count)
+    let stride = sequenceShape[axis] * run
+    return (0..<sequenceShape.product(ofAxes: 0..<axis)).map { outer in
+      let start = outer * stride + index * run
+      return (outer * run..<(outer + 1) * run, start..<start + run)
+    }
+  }
+
+  /// Step `index` read back out of `placed`, if it was placed there.
+  private func placedStep(_ index: Int, shape: TensorShape) -> Tensor<Scalar>? {
+    guard isPlaced[index] else { return nil }
+    return Tensor(shape: sequenceShape, scalars: placed).select(index, alongAxis: axis)
   }
 }

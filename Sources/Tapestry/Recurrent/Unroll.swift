@@ -52,20 +52,23 @@ public func unroll<Cell: RecurrentCell>(
       + "with inputSize \(cell.inputSize)")
   let timeAxis = batchFirst ? 1 : 0
   let batchSize = inputs.shape[1 - timeAxis]
-  let steps = cell.unrolledSteps(of: inputs, alongAxis: timeAxis)
+  // Last step first, so that each is taken off the end and freed once run: a step holds its
+  // input (an LSTM's projected `[B, 4H]`), which nothing reads afterwards.
+  var remainingSteps = Array(cell.unrolledSteps(of: inputs, alongAxis: timeAxis).reversed())
+  let stepCount = remainingSteps.count
   var state = initialState ?? cell.zeroState(batchSize: batchSize)
   var outputs: [Tensor<Cell.Scalar>] = []
   var states: [Cell.State] = []
-  outputs.reserveCapacity(steps.count)
-  states.reserveCapacity(steps.count)
-  for step in steps {
+  outputs.reserveCapacity(stepCount)
+  states.reserveCapacity(stepCount)
+  while let step = remainingSteps.popLast() {
     let result = step(state)
     outputs.append(result.output)
     states.append(result.state)
     state = result.state
   }
   let stacked =
-    steps.isEmpty
+    stepCount == 0
     ? Tensor.zeros(batchFirst ? [batchSize, 0, cell.hiddenSize] : [0, batchSize, cell.hiddenSize])
     : stack(outputs, alongAxis: timeAxis)
   return UnrolledSequence(
