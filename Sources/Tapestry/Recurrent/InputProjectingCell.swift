@@ -103,6 +103,9 @@ func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Ten
 final class CollectedGradients<Scalar: TensorScalar> {
   private let sequenceShape: TensorShape
   private let axis: Int
+  /// A step lies in the sequence as `runs` contiguous runs of `run` elements, `stride` apart (one
+  /// per index of the axes before `axis`); step `t`'s first run starts at `t · run`.
+  private let (runs, run, stride): (Int, Int, Int)
   /// The sequence's gradient, written step by step; empty until the first unrecorded gradient.
   private var placed: [Scalar] = []
   /// Which steps' gradients are in `placed`.
@@ -116,6 +119,9 @@ final class CollectedGradients<Scalar: TensorScalar> {
   init(sequenceShape: TensorShape, axis: Int) {
     self.sequenceShape = sequenceShape
     self.axis = axis
+    let run = sequenceShape.product(ofAxes: (axis + 1)..<sequenceShape.count)
+    (runs, self.run, stride) =
+      (sequenceShape.product(ofAxes: 0..<axis), run, sequenceShape[axis] * run)
     isPlaced = Array(repeating: false, count: sequenceShape[axis])
     recorded = Array(repeating: nil, count: sequenceShape[axis])
   }
@@ -129,11 +135,12 @@ final class CollectedGradients<Scalar: TensorScalar> {
     if placed.isEmpty {
       placed = Kernels.array(count: sequenceShape.elementCount) { _ in }
     }
+    let (runs, run, stride) = (runs, run, stride)
     gradient.scalars.withUnsafeBufferPointer { source in
       placed.withUnsafeMutableBufferPointer { target in
-        for (stepRun, sequenceRun) in runs(of: index) {
-          _ = UnsafeMutableBufferPointer(rebasing: target[sequenceRun]).update(
-            fromContentsOf: source[stepRun])
+        guard let source = source.baseAddress, let target = target.baseAddress else { return }
+        for outer in 0..<runs {
+          (target + outer * stride + index * run).update(from: source + outer * run, count: run)
         }
       }
     }
@@ -156,38 +163,29 @@ final class CollectedGradients<Scalar: TensorScalar> {
       recorded = Array(repeating: nil, count: recorded.count)
       tokenLinked = false
     }
-    var stepShape = sequenceShape
-    stepShape.remove(at: axis)
     guard recorded.allSatisfy({ $0 == nil }) else {
+      var stepShape = sequenceShape
+      stepShape.remove(at: axis)
       let parts = recorded.indices.map { index in
-        recorded[index] ?? placedStep(index, shape: stepShape) ?? Tensor.zeros(stepShape)
+        recorded[index] ?? placedStep(index) ?? Tensor.zeros(stepShape)
       }
       return stack(parts, alongAxis: axis)
     }
     guard !placed.isEmpty else { return Tensor.zeros(sequenceShape) }
+    let (runs, run, stride) = (runs, run, stride)
     placed.withUnsafeMutableBufferPointer { target in
+      guard let target = target.baseAddress else { return }
       for index in isPlaced.indices where !isPlaced[index] {
-        for (_, sequenceRun) in runs(of: index) {
-          UnsafeMutableBufferPointer(rebasing: target[sequenceRun]).update(repeating: 0)
+        for outer in 0..<runs {
+          (target + outer * stride + index * run).update(repeating: 0, count: run)
         }
       }
     }
     return Tensor(shape: sequenceShape, scalars: placed)
   }
 
-  /// Where step `index` lies in the sequence: one contiguous run per index of the axes before
-  /// `axis`, as the run's elements in the step and in the sequence.
-  private func runs(of index: Int) -> [(step: Range<Int>, sequence: Range<Int>)] {
-    let run = sequenceShape.product(ofAxes: (axis + 1)..<sequenceShape.count)
-    let stride = sequenceShape[axis] * run
-    return (0..<sequenceShape.product(ofAxes: 0..<axis)).map { outer in
-      let start = outer * stride + index * run
-      return (outer * run..<(outer + 1) * run, start..<start + run)
-    }
-  }
-
   /// Step `index` read back out of `placed`, if it was placed there.
-  private func placedStep(_ index: Int, shape: TensorShape) -> Tensor<Scalar>? {
+  private func placedStep(_ index: Int) -> Tensor<Scalar>? {
     guard isPlaced[index] else { return nil }
     return Tensor(shape: sequenceShape, scalars: placed).select(index, alongAxis: axis)
   }
