@@ -3,7 +3,10 @@
 // `@inlinable` so that every op specialises it for `Float` and `Double`, and the kernels that take
 // closures are `@inline(__always)` so that the op's closure is inlined into the loop: specialised
 // but not inlined, `zip` called `+` through a function pointer once per vector, with the registers
-// spilled around each call (a profile of W1 LSTM M showed it).
+// spilled around each call (a profile of W1 LSTM M showed it). For `Float` that needs one more
+// thing, which `Package.swift` sets for release builds: a higher LLVM inlining threshold, because
+// generic `SIMD16<Float>` arithmetic reaches LLVM as sixteen scalar operations and the closure
+// looked too large to inline until the vectoriser, which runs later, had merged them.
 
 /// Namespace for the forward kernels that ops are built on.
 @usableFromInline
