@@ -62,14 +62,19 @@ import Testing
         inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, bias: false, seed: 5))
   }
 
-  @Test func oneInputProductForTheWholeSequence() {
-    let cell = LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 1)
+  /// The tape of an LSTM unrolled over a watched input sequence.
+  static func entriesOfUnrolledLSTM() -> [Tape<Double>.Entry] {
+    let cell = LSTMCell<Double>(inputSize: inputSize, hiddenSize: hiddenSize, seed: 1)
     let tape = Tape<Double>()
     tape.record {
-      let inputs = tape.watch(.normal([Self.steps, Self.batch, Self.inputSize], seed: 3))
+      let inputs = tape.watch(.normal([steps, batch, inputSize], seed: 3))
       _ = unroll(cell, inputs: inputs)
     }
-    let ops = tape.entries.map(\.op)
+    return tape.entries
+  }
+
+  @Test func oneInputProductForTheWholeSequence() {
+    let ops = Self.entriesOfUnrolledLSTM().map(\.op)
     // One product for the inputs and one per step for the state, except the first step's, whose
     // zero state and unwatched weights are constants; no per-step select of the recorded
     // sequence, whose pullback would send back a whole-sequence gradient per step.
@@ -79,13 +84,7 @@ import Testing
   }
 
   @Test func stepEntriesKeepNoValues() {
-    let cell = LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 1)
-    let tape = Tape<Double>()
-    tape.record {
-      let inputs = tape.watch(.normal([Self.steps, Self.batch, Self.inputSize], seed: 3))
-      _ = unroll(cell, inputs: inputs)
-    }
-    let steps = tape.entries.filter { $0.op == "step" }
+    let steps = Self.entriesOfUnrolledLSTM().filter { $0.op == "step" }
     #expect(steps.count == Self.steps)
     #expect(
       steps.allSatisfy { $0.output == nil && $0.outputShape == [Self.batch, 4 * Self.hiddenSize] })
