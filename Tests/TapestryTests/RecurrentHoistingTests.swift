@@ -123,6 +123,32 @@ import Testing
         to: secondDerivative(byHand: true), relativeTolerance: 1e-10, absoluteTolerance: 1e-12))
   }
 
+  /// A graph-creating pass through the steps of a cell that passes its input through, with an
+  /// outer variable scaling the first two outputs: the input's gradient is exactly the scale on
+  /// those steps and 1 on the others, and the derivative of `Σ ∂L/∂x · d` with respect to the
+  /// scale is `Σ d` over the first two steps.
+  @Test func graphCreatingPassGivesExactStepGradients() {
+    let inputs = Tensor<Double>.normal([Self.steps, Self.batch, Self.inputSize], seed: 3)
+    let direction = Tensor<Double>.uniform(inputs.shape, in: -1..<1, seed: 12)
+    var inputGradientValue: Tensor<Double>?
+    let derivative = gradient(at: Tensor<Double>([1.5])) { scale in
+      let inputGradient = gradient(at: inputs) { x in
+        let outputs = unroll(PassThroughCell(size: Self.inputSize), inputs: x).outputs
+        return (outputs.slice(alongAxis: 0, 0..<2) * scale).sum()
+          + outputs.slice(alongAxis: 0, 2..<Self.steps).sum()
+      }
+      inputGradientValue = withoutDerivative(at: inputGradient)
+      return (inputGradient * direction).sum()
+    }
+    let expected = concatenate(
+      [
+        Tensor<Double>(repeating: 1.5, shape: [2, Self.batch, Self.inputSize]),
+        Tensor<Double>(repeating: 1, shape: [Self.steps - 2, Self.batch, Self.inputSize]),
+      ], alongAxis: 0)
+    #expect(inputGradientValue == expected)
+    #expect(abs(derivative.scalar - direction.slice(alongAxis: 0, 0..<2).sum().scalar) < 1e-12)
+  }
+
   @Test func tapeDifferentiatedTwiceGivesTheSameGradients() {
     let cell = GRUCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 4)
     let tape = Tape<Double>()
@@ -133,5 +159,21 @@ import Testing
     let first = tape.gradients(of: loss, at: [inputs], retainTape: true)
     let second = tape.gradients(of: loss, at: [inputs], retainTape: true)
     #expect(first[0] == second[0])
+  }
+}
+
+/// A cell whose output is its input: its step gradients are whatever reaches its outputs.
+private struct PassThroughCell: InputProjectingCell {
+  typealias Scalar = Double
+  typealias State = Tensor<Double>
+  let size: Int
+  var inputSize: Int { size }
+  var hiddenSize: Int { size }
+  func zeroState(batchSize: Int) -> Tensor<Double> { .zeros([batchSize, size]) }
+  func projectInputs(_ inputs: Tensor<Double>) -> Tensor<Double> { inputs }
+  func callAsFunction(projectedInput: Tensor<Double>, _ state: Tensor<Double>)
+    -> (output: Tensor<Double>, state: Tensor<Double>)
+  {
+    (projectedInput, projectedInput)
   }
 }

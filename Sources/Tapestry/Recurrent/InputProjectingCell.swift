@@ -98,8 +98,9 @@ func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Ten
 /// A gradient that is not itself recorded (any backward pass that does not create a graph) is
 /// copied into its place in the sequence's gradient when it arrives, while it is still in the
 /// cache, and then freed; stacking them all at the end read T gradients back from memory and kept
-/// them alive until then. Recorded gradients are kept and stacked with the differentiable
-/// ``stack(_:alongAxis:)``, so higher derivatives flow through them.
+/// them alive until then. Recorded gradients (a backward pass that creates a graph hands every step
+/// one) are kept and stacked with the differentiable ``stack(_:alongAxis:)``, so higher
+/// derivatives flow through them; steps already placed join that stack as constants.
 final class CollectedGradients<Scalar: TensorScalar> {
   private let sequenceShape: TensorShape
   private let axis: Int
