@@ -38,8 +38,6 @@ extension Tensor {
   /// Elementwise product with broadcasting.
   @inlinable
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
-    // Each factor is saved only for the other's gradient: with one side a constant, one
-    // tensor fewer to retain, release and keep alive until the backward pass.
     Kernels.zip(lhs, rhs, op: "mul", scalar: *, vector: *).recordedMul(lhs, rhs)
   }
 

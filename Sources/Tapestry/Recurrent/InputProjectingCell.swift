@@ -136,12 +136,11 @@ final class CollectedGradients<Scalar: TensorScalar> {
     if placed.isEmpty {
       placed = Kernels.array(count: sequenceShape.elementCount) { _ in }
     }
-    let (runs, run, stride) = (runs, run, stride)
     gradient.scalars.withUnsafeBufferPointer { source in
       placed.withUnsafeMutableBufferPointer { target in
         guard let source = source.baseAddress, let target = target.baseAddress else { return }
-        for outer in 0..<runs {
-          (target + outer * stride + index * run).update(from: source + outer * run, count: run)
+        forEachRun(of: index) { inSequence, inStep, count in
+          (target + inSequence).update(from: source + inStep, count: count)
         }
       }
     }
@@ -173,16 +172,22 @@ final class CollectedGradients<Scalar: TensorScalar> {
       return stack(parts, alongAxis: axis)
     }
     guard !placed.isEmpty else { return Tensor.zeros(sequenceShape) }
-    let (runs, run, stride) = (runs, run, stride)
     placed.withUnsafeMutableBufferPointer { target in
       guard let target = target.baseAddress else { return }
       for index in isPlaced.indices where !isPlaced[index] {
-        for outer in 0..<runs {
-          (target + outer * stride + index * run).update(repeating: 0, count: run)
+        forEachRun(of: index) { inSequence, _, count in
+          (target + inSequence).update(repeating: 0, count: count)
         }
       }
     }
     return Tensor(shape: sequenceShape, scalars: placed)
+  }
+
+  /// Calls `body` with the offset of each contiguous run of step `index` in the sequence, its
+  /// offset in the step, and its length.
+  @inline(__always)
+  private func forEachRun(of index: Int, _ body: (Int, Int, Int) -> Void) {
+    for outer in 0..<runs { body(outer * stride + index * run, outer * run, run) }
   }
 
   /// Step `index` read back out of `placed`, if it was placed there.
