@@ -323,6 +323,15 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
       to: TapeState(id: TapeIdentifiers.next(), records: SpareEntryStorage.shared.take()))
   }
 
+  /// An empty tape with the identity of `sibling`, for a shard of a batch split across threads:
+  /// the parameters both tapes watch first, in the same order, are then the same recorded tensors
+  /// on each, so one model's parameter boxes serve every shard at once
+  /// (``valueWithGradient(at:batchSize:shards:of:)``). Tensors must not pass between the two.
+  internal init(sharingIdentityWith sibling: Tape) {
+    state = .allocate(capacity: 1)
+    state.initialize(to: TapeState(id: sibling.id, records: SpareEntryStorage.shared.take()))
+  }
+
   deinit {
     state.pointee.records.removeAll(keepingCapacity: true)
     SpareEntryStorage.shared.keep(state.pointee.records)
@@ -728,33 +737,39 @@ internal enum RecordingContext {
   @usableFromInline final class NoTape: Sendable {}
 }
 
-/// The emptied entry array of the last freed tape of each scalar type, kept with its capacity
-/// for the next tape: without it every tape (one per `gradient(at:of:)` call) grows its array
-/// from nothing, reallocating and copying all entries each time it doubles, on fresh pages the
-/// kernel must fault in (W6: 14 reallocations and 4 MB of copying per 10,000 ops).
+/// The emptied entry arrays of the last freed tapes of each scalar type, kept with their
+/// capacity for the next tapes: without them every tape (one per `gradient(at:of:)` call) grows
+/// its array from nothing, reallocating and copying all entries each time it doubles, on fresh
+/// pages the kernel must fault in (W6: 14 reallocations and 4 MB of copying per 10,000 ops).
+/// A few are kept per type, one for each tape of a batch split across threads
+/// (``valueWithGradient(at:batchSize:shards:of:)``).
 ///
 /// Only arrays of up to `largestKept` entries are kept, so one very long tape does not hold its
 /// memory for the rest of the process.
 private final class SpareEntryStorage: @unchecked Sendable {
   static let shared = SpareEntryStorage()
   private static let largestKept = 1 << 16
-  /// One array per scalar type, keyed by the type.
-  private var spares: [ObjectIdentifier: Any] = [:]
+  private static let keptPerType = 4
+  /// The arrays of each scalar type, keyed by the type.
+  private var spares: [ObjectIdentifier: [Any]] = [:]
   private let lock = NSLock()
 
-  /// An empty entry array, with the capacity of the last one kept if there is one.
+  /// An empty entry array, with the capacity of one kept if there is one.
   func take<Scalar: TensorScalar>() -> [TapeRecord<Scalar>] {
     lock.lock()
     defer { lock.unlock() }
-    return spares.removeValue(forKey: ObjectIdentifier(Scalar.self)) as? [TapeRecord<Scalar>] ?? []
+    return spares[ObjectIdentifier(Scalar.self)]?.popLast() as? [TapeRecord<Scalar>] ?? []
   }
 
-  /// Keeps `records`, which must be empty, for the next tape, unless it is too large.
+  /// Keeps `records`, which must be empty, for a later tape, unless it is too large or enough
+  /// are kept already.
   func keep<Scalar: TensorScalar>(_ records: [TapeRecord<Scalar>]) {
     guard records.capacity > 0 && records.capacity <= Self.largestKept else { return }
     lock.lock()
     defer { lock.unlock() }
-    spares[ObjectIdentifier(Scalar.self)] = records
+    let key = ObjectIdentifier(Scalar.self)
+    guard spares[key, default: []].count < Self.keptPerType else { return }
+    spares[key, default: []].append(records)
   }
 }
 

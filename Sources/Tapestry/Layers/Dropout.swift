@@ -9,10 +9,10 @@
 /// draws each mask from it, one uniform per element, in call order. The same seed and the same
 /// sequence of calls give the same masks on every platform. Copies of a layer share the generator,
 /// as they share parameters; build a new layer for an independent stream.
-public struct Dropout<Scalar: TensorScalar>: Layer {
+public struct Dropout<Scalar: TensorScalar>: Layer, Sendable {
   /// The probability p of zeroing an element while training, in [0, 1].
   public let probability: Scalar
-  private let randomness: DropoutRandomness
+  private let randomness: GeneratorBox
 
   /// A dropout layer drawing its masks from a generator seeded with `seed`.
   ///
@@ -25,7 +25,7 @@ public struct Dropout<Scalar: TensorScalar>: Layer {
       probability >= 0 && probability <= 1,
       "Dropout: probability \(probability) is outside [0, 1]")
     self.probability = probability
-    self.randomness = DropoutRandomness(seed: seed)
+    self.randomness = GeneratorBox(seed: seed)
   }
 
   /// A dropout layer whose mask seed is the next draw of `generator`, so a model built with one
@@ -42,17 +42,9 @@ public struct Dropout<Scalar: TensorScalar>: Layer {
     guard LearningPhase.current == .training, probability > 0 else { return input }
     guard probability < 1 else { return input * 0 }
     let keep = 1 - probability
-    let mask = Tensor<Scalar>.bernoulli(
-      input.shape, probability: keep, using: &randomness.generator)
+    let mask = randomness.draw {
+      Tensor<Scalar>.bernoulli(input.shape, probability: keep, using: &$0)
+    }
     return input * (mask * (1 / keep))
-  }
-}
-
-/// The mutable generator a ``Dropout`` layer (an immutable value) draws its masks from.
-private final class DropoutRandomness {
-  var generator: SeededGenerator
-
-  init(seed: UInt64) {
-    generator = SeededGenerator(seed: seed)
   }
 }

@@ -46,7 +46,7 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
   public let inputSize: Int
   /// N, the number of reservoir units.
   public let hiddenSize: Int
-  private let noise: ReservoirNoise
+  private let noise: GeneratorBox
 
   /// A random reservoir drawn as `configuration` says, from `generator`.
   ///
@@ -146,7 +146,7 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
     self.feedbackSize = feedbackWeight?.shape[1] ?? 0
     self.inputSize = externalInputSize + feedbackSize
     self.hiddenSize = n
-    self.noise = ReservoirNoise(seed: noiseSeed)
+    self.noise = GeneratorBox(seed: noiseSeed)
   }
 
   /// Zeros `[batchSize, N]`: x₋₁ = 0.
@@ -175,7 +175,8 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
     let alpha = leakRate.value
     var next = (1 - alpha) * state + alpha * tanh(preActivation)
     if stateNoise > 0, LearningPhase.current == .training {
-      next = next + Tensor<Scalar>.normal(next.shape, using: &noise.generator) * Scalar(stateNoise)
+      next =
+        next + noise.draw { Tensor<Scalar>.normal(next.shape, using: &$0) } * Scalar(stateNoise)
     }
     return (next, next)
   }
@@ -191,14 +192,5 @@ public struct ReservoirCell<Scalar: TensorScalar>: RecurrentCell {
       externalInputSize: externalInputSize, feedbackSize: feedbackSize,
       stateNoise: Scalar(stateNoise), noise: noise,
       ellpack: (matrix as? SparseMatrix<Double>).map(SlicedEllpackMatrix.init))
-  }
-}
-
-/// The generator the state noise of a ``ReservoirCell`` (an immutable value) is drawn from.
-final class ReservoirNoise {
-  var generator: SeededGenerator
-
-  init(seed: UInt64) {
-    generator = SeededGenerator(seed: seed)
   }
 }

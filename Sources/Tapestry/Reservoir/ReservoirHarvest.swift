@@ -125,7 +125,7 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   let externalInputSize: Int
   let feedbackSize: Int
   let stateNoise: Scalar
-  let noise: ReservoirNoise
+  let noise: GeneratorBox
   /// W in SELL-8 form, for Double reservoirs (the vectorised product needs 8 Double lanes).
   let ellpack: SlicedEllpackMatrix?
 
@@ -134,7 +134,7 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
   init(
     matrix: SparseMatrix<Scalar>, inputWeight: [Scalar], feedbackWeight: [Scalar],
     bias: [Scalar], leakRate: Scalar, spectralScale: Scalar, inputScale: Scalar,
-    externalInputSize: Int, feedbackSize: Int, stateNoise: Scalar, noise: ReservoirNoise,
+    externalInputSize: Int, feedbackSize: Int, stateNoise: Scalar, noise: GeneratorBox,
     ellpack: SlicedEllpackMatrix?
   ) {
     let rowOrder = ellpack?.rowOrder ?? (0..<matrix.rows).map { Int32($0) }
@@ -256,10 +256,11 @@ struct ReservoirStepKernel<Scalar: TensorScalar> {
                       }
                       if noisy {
                         // Drawn in unit order, as on the tape.
-                        for i in 0..<n {
-                          let k = positions[i]
-                          next[k] =
-                            next[k] + Scalar(noise.generator.nextStandardNormal()) * stateNoise
+                        noise.draw { generator in
+                          for i in 0..<n {
+                            let k = positions[i]
+                            next[k] += Scalar(generator.nextStandardNormal()) * stateNoise
+                          }
                         }
                       }
                       swap(&current, &next)

@@ -187,10 +187,16 @@ enum BenchCommand {
           let problem =
             try referenceDirectory.flatMap { try RecurrentProblem.load(kind, size, from: $0) }
             ?? .seeded(kind, size)
-          let (record, problems) = recurrent(problem, plan: plan, threads: options.threads)
-          report([record])
-          for message in problems { print("  FAILED: \(message)") }
-          failures += problems
+          // With two threads, the batch also split into two shards of one thread each (above
+          // one example per shard): the two ways a user can spend the second core.
+          let shardCounts = options.threads > 1 && size.dimensions.batch > 1 ? [1, 2] : [1]
+          for shards in shardCounts {
+            let (record, problems) = recurrent(
+              problem, plan: plan, threads: options.threads, shards: shards)
+            report([record])
+            for message in problems { print("  FAILED: \(message)") }
+            failures += problems
+          }
         }
       }
     }
@@ -206,11 +212,13 @@ enum BenchCommand {
 
   /// Times one W1–W4 workload and checks it: the Float loss against the Double loss of the same
   /// weights, and, for the anchors' own arrays, loss and ‖∂L/∂W_hh‖ against PyTorch's.
-  static func recurrent(_ problem: RecurrentProblem, plan: TimingPlan, threads: Int)
+  static func recurrent(_ problem: RecurrentProblem, plan: TimingPlan, threads: Int, shards: Int)
     -> (BenchRecord, failures: [String])
   {
-    let name = "\(problem.kind.workload) \(problem.kind.rawValue) \(problem.size.rawValue)"
-    let step = problem.makeStep(Float.self)
+    let name =
+      "\(problem.kind.workload) \(problem.kind.rawValue) \(problem.size.rawValue)"
+      + (shards > 1 ? " (\(shards) shards)" : "")
+    let step = problem.makeStep(Float.self, shards: shards)
     var last = step.run()
     let times = plan.measure { last = step.run() }
     var failures: [String] = []
@@ -241,7 +249,8 @@ enum BenchCommand {
     }
     let record = BenchRecord(
       workload: problem.kind.workload, cell: problem.kind.rawValue, size: problem.size.rawValue,
-      variant: problem.reference == nil ? "unroll, seeded" : "unroll, anchor data",
+      variant: (problem.reference == nil ? "unroll, seeded" : "unroll, anchor data")
+        + (shards > 1 ? ", \(shards) batch shards" : ""),
       threads: threads, medianMilliseconds: times.median, minimumMilliseconds: times.minimum,
       reps: times.samples.count,
       processorMedianMilliseconds: times.processorMedian, loss: last.loss,

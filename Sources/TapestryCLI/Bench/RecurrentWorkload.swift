@@ -122,8 +122,9 @@ struct RecurrentProblem {
     return 6 * Double(t * b * (i + h) * kind.gates * h)
   }
 
-  /// A training step in `Scalar`, ready to run repeatedly.
-  func makeStep<Scalar: TensorScalar>(_: Scalar.Type) -> RecurrentStep<Scalar> {
+  /// A training step in `Scalar`, ready to run repeatedly; with `shards` above 1 the batch is
+  /// split into that many shards run on parallel threads.
+  func makeStep<Scalar: TensorScalar>(_: Scalar.Type, shards: Int = 1) -> RecurrentStep<Scalar> {
     let (_, _, i, h) = size.dimensions
     let x = array("x", as: Scalar.self)
     let y = array("y", as: Scalar.self)
@@ -142,21 +143,21 @@ struct RecurrentProblem {
       cell.weight_ci?.value = array("pi", as: Scalar.self)
       cell.weight_cf?.value = array("pf", as: Scalar.self)
       cell.weight_co?.value = array("po", as: Scalar.self)
-      return RecurrentStep(cell: cell, x: x, y: y)
+      return RecurrentStep(cell: cell, x: x, y: y, shards: shards)
     case .rnn:
       let cell = RNNCell<Scalar>(inputSize: i, hiddenSize: h, seed: 0)
       cell.weight_ih.value = inputWeights
       cell.weight_hh.value = recurrentWeights
       cell.bias_ih?.value = array("b", as: Scalar.self)
       cell.bias_hh?.value = .zeros([h])
-      return RecurrentStep(cell: cell, x: x, y: y)
+      return RecurrentStep(cell: cell, x: x, y: y, shards: shards)
     case .gru:
       let cell = GRUCell<Scalar>(inputSize: i, hiddenSize: h, seed: 0)
       cell.weight_ih.value = inputWeights
       cell.weight_hh.value = recurrentWeights
       cell.bias_ih?.value = array("bx", as: Scalar.self)
       cell.bias_hh?.value = array("bh", as: Scalar.self)
-      return RecurrentStep(cell: cell, x: x, y: y)
+      return RecurrentStep(cell: cell, x: x, y: y, shards: shards)
     }
   }
 }
@@ -168,13 +169,22 @@ struct RecurrentStep<Scalar: TensorScalar> {
   let run: () -> (loss: Double, gradientNormWh: Double)
 
   /// The step of `cell` on inputs `x` `[T, B, I]` against targets `y` `[T, B, H]`: the model
-  /// exactly as a user writes it.
-  init<Cell: RecurrentCell>(cell: Cell, x: Tensor<Scalar>, y: Tensor<Scalar>)
+  /// exactly as a user writes it. With `shards` above 1, the step a user writes to spread a batch
+  /// over cores: ``valueWithGradient(at:batchSize:shards:of:)``, each shard slicing its rows.
+  init<Cell: RecurrentCell & SendableMetatype>(
+    cell: Cell, x: Tensor<Scalar>, y: Tensor<Scalar>, shards: Int
+  )
   where Cell.Scalar == Scalar {
     run = {
-      let (loss, gradients) = valueWithGradient(at: cell) { cell in
-        meanSquaredError(predicted: unroll(cell, inputs: x).outputs, expected: y)
-      }
+      let (loss, gradients) =
+        shards > 1
+        ? valueWithGradient(at: cell, batchSize: x.shape[1], shards: shards) { cell, rows in
+          let outputs = unroll(cell, inputs: x.slice(alongAxis: 1, rows)).outputs
+          return meanSquaredError(predicted: outputs, expected: y.slice(alongAxis: 1, rows))
+        }
+        : valueWithGradient(at: cell) { cell in
+          meanSquaredError(predicted: unroll(cell, inputs: x).outputs, expected: y)
+        }
       let recurrent = gradients["weight_hh"]?.scalars ?? []
       let norm = recurrent.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
       return (Double(loss.scalar), norm)
