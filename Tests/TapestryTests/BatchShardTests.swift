@@ -108,17 +108,29 @@ import Testing
     let dropout = Dropout<Double>(probability: 0.5, seed: 21)
     let reference = Dropout<Double>(probability: 0.5, seed: 21)
     let input = Tensor<Double>.ones([4000])
-    let masks = MaskPair()
+    let masks = Collected<Tensor<Double>>()
     withLearningPhase(.training) {
       let phase = LearningPhase.current
-      DispatchQueue.concurrentPerform(iterations: 2) { part in
+      DispatchQueue.concurrentPerform(iterations: 2) { _ in
         let mask = withLearningPhase(phase) { dropout(input) }
-        masks.store(mask, at: part)
+        masks.append(mask)
       }
     }
     let sequential = withLearningPhase(.training) { [reference(input), reference(input)] }
-    let drawn = masks.both.map(\.scalars)
+    let drawn = masks.all.map(\.scalars)
     #expect(Set([drawn[0], drawn[1]]) == Set(sequential.map(\.scalars)))
+  }
+
+  /// The shards already use the cores: kernels inside one see one thread, outside as before.
+  @Test func kernelsInsideAShardUseItsThreadOnly() {
+    let layer = Linear<Double>(inputSize: 2, outputSize: 1, seed: 9)
+    let inputs = Tensor<Double>([[1, 2], [3, 4], [5, 6], [7, 8]])
+    let seen = Collected<Int>()
+    _ = valueWithGradient(at: layer, batchSize: 4, shards: 2) { layer, rows in
+      seen.append(ComputeSettings.threads)
+      return layer(inputs.slice(alongAxis: 0, rows)).mean()
+    }
+    #expect(seen.all == [1, 1])
   }
 
   @Test func zeroBatchTrapsNamingTheFunction() async {
@@ -151,14 +163,14 @@ import Testing
   }
 }
 
-/// Two dropout masks, one written by each of two threads.
-private final class MaskPair: @unchecked Sendable {
-  private var slots = [Tensor<Double>](repeating: Tensor(0), count: 2)
+/// Values handed in by several threads at once, kept in the order they arrived.
+private final class Collected<Value>: @unchecked Sendable {
+  private var values: [Value] = []
   private let lock = NSLock()
 
-  func store(_ mask: Tensor<Double>, at index: Int) {
-    lock.withLock { slots[index] = mask }
+  func append(_ value: Value) {
+    lock.withLock { values.append(value) }
   }
 
-  var both: [Tensor<Double>] { lock.withLock { slots } }
+  var all: [Value] { lock.withLock { values } }
 }

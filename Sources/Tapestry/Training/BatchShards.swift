@@ -34,7 +34,8 @@ import Dispatch
 ///   - batchSize: the number of examples B, at least 1; shard k of s gets rows
 ///     `k·B/s ..< (k+1)·B/s`.
 ///   - shards: how many parts, at least 1 (at most `batchSize` are used); defaults to
-///     ``ComputeSettings/threads``. Within a shard matrix products run on its own thread.
+///     ``ComputeSettings/threads``, which reads 1 within a shard: its matrix products and
+///     elementwise ops run on its own thread.
 ///   - loss: the mean loss of the examples `rows`, returning one element.
 public func valueWithGradient<Model, Scalar>(
   at model: Model, batchSize: Int, shards: Int = ComputeSettings.threads,
@@ -72,9 +73,9 @@ public func valueWithGradient<Model, Scalar>(
   withoutActuallyEscaping(loss) { loss in
     let shard: @Sendable (Int) -> Void = { k in
       let tape = tapes[k]
-      results.store(
-        tape.record {
-          LearningContext.$phase.withValue(shared.phase) {
+      let result = LearningContext.$phase.withValue(shared.phase) {
+        ShardContext.$isInsideShard.withValue(true) {
+          tape.record {
             let value = loss(shared.model, ranges[k])
             precondition(
               value.count == 1,
@@ -84,8 +85,13 @@ public func valueWithGradient<Model, Scalar>(
             let gradients = tape.gradients(of: value, at: watched, seed: seed)
             return (withoutDerivative(at: value) * weights[k], gradients)
           }
-        }, at: k)
+        }
+      }
+      results.store(result, at: k)
     }
+    // Counted before any shard binds its task-local, so that no shard's kernels miss it.
+    ComputeSettings.shardRegions.add(1, ordering: .relaxed)
+    defer { ComputeSettings.shardRegions.subtract(1, ordering: .relaxed) }
     if count == 2 {
       Kernels.StepWorker.shared.run(shard)
     } else {
