@@ -64,7 +64,8 @@ enum BenchCommand {
       --reference-dir D  load D/<cell>_<size>.safetensors (make_fixtures.py --out D)
       --memory           run 1,000 training steps per size of each of W1–W4 in --workloads (W1
                          without it; 10 steps with --quick, which here keeps the sizes given)
-                         and print the resident set size after steps 1, 10, 100 and 1,000
+                         and print the resident set size after steps 1, 10, 100 and 1,000;
+                         with --threads 2, each step splits its batch into two shards
       --help             show this text
     """
 
@@ -153,7 +154,7 @@ enum BenchCommand {
         ? [.lstm] : options.workloads.compactMap(RecurrentKind.init(workload:))
       memoryRun(
         kinds: kinds, sizes: options.sizes,
-        steps: options.quick ? 10 : 1000)
+        steps: options.quick ? 10 : 1000, shards: options.threads)
       return
     }
     let referenceDirectory = options.referenceDirectory.map { URL(fileURLWithPath: $0) }
@@ -261,18 +262,20 @@ enum BenchCommand {
 
   /// Runs `steps` training steps of each kind and size and prints the resident set size as it
   /// goes: it stays flat when every step's tape is freed. (Also the harness to profile a
-  /// workload with: nothing but its steps runs.)
-  static func memoryRun(kinds: [RecurrentKind], sizes: [RecurrentSize], steps: Int) {
+  /// workload with: nothing but its steps runs.) With `shards` above 1, each step splits its
+  /// batch into that many shards, as the bench's shard rows do, where the batch has more than one
+  /// example.
+  static func memoryRun(kinds: [RecurrentKind], sizes: [RecurrentSize], steps: Int, shards: Int) {
     for kind in kinds {
       for size in sizes where kind.sizes.contains(size) {
-        memoryRun(kind, size, steps: steps)
+        memoryRun(kind, size, steps: steps, shards: size.dimensions.batch > 1 ? shards : 1)
       }
     }
   }
 
-  /// ``memoryRun(kinds:sizes:steps:)`` for one kind and size.
-  static func memoryRun(_ kind: RecurrentKind, _ size: RecurrentSize, steps: Int) {
-    let step = RecurrentProblem.seeded(kind, size).makeStep(Float.self)
+  /// ``memoryRun(kinds:sizes:steps:shards:)`` for one kind and size.
+  static func memoryRun(_ kind: RecurrentKind, _ size: RecurrentSize, steps: Int, shards: Int) {
+    let step = RecurrentProblem.seeded(kind, size).makeStep(Float.self, shards: shards)
     let checkpoints: Set = [1, 10, 100, 1000, steps]
     for index in 1...steps {
       blackHole(step.run())
@@ -280,8 +283,9 @@ enum BenchCommand {
         let memory = ProcessFacts.memory()
         print(
           String(
-            format: "%@ %@ %@ step %5d: resident %8.1f MiB, peak %8.1f MiB", kind.workload,
-            kind.rawValue, size.rawValue, index, memory.current ?? .nan, memory.peak ?? .nan))
+            format: "%@ %@ %@%@ step %5d: resident %8.1f MiB, peak %8.1f MiB", kind.workload,
+            kind.rawValue, size.rawValue, shards > 1 ? " (\(shards) shards)" : "", index,
+            memory.current ?? .nan, memory.peak ?? .nan))
       }
     }
   }
