@@ -55,8 +55,8 @@ public func valueWithGradient<Model, Scalar>(
   guard count > 1, !outerTapeRecords, AnomalyRecorder.current == nil, !listening else {
     return valueWithGradient(at: model) { model in
       guard count > 1 else { return loss(model, ranges[0]) }
-      return zip(ranges, weights).map { rows, weight in loss(model, rows) * weight }
-        .dropFirst().reduce(loss(model, ranges[0]) * weights[0], +)
+      let weighted = zip(ranges, weights).map { rows, weight in loss(model, rows) * weight }
+      return weighted.dropFirst().reduce(weighted[0], +)
     }
   }
 
@@ -65,7 +65,10 @@ public func valueWithGradient<Model, Scalar>(
   defer { for (named, original) in zip(trainable, originals) { named.parameter.value = original } }
   let first = Tape<Scalar>()
   let tapes = [first] + (1..<count).map { _ in Tape<Scalar>(sharingIdentityWith: first) }
-  let watched = tapes.map { tape in originals.map { tape.watch($0) } }[0]
+  // Every tape watches the parameters first and in the same order, so entry i is parameter i on
+  // each, and the first tape's watched tensors are every tape's.
+  let watched = originals.map { first.watch($0) }
+  for tape in tapes.dropFirst() { for original in originals { _ = tape.watch(original) } }
   for (named, tensor) in zip(trainable, watched) { named.parameter.value = tensor }
 
   let results = ShardResults<Scalar>(count: count)
