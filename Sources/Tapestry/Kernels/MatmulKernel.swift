@@ -460,9 +460,17 @@ internal struct MatmulProblem: Sendable {
       }
       return
     }
-    microKernel(
-      depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, edge, tileColumns,
-      false)
+    if tile == .wide && validColumns <= Scalar.Vector.scalarCount {
+      // One vector of columns left (C with 16 Float columns, as a swapped `h·Wᵀ` at 16 rows):
+      // the 8 × 2 kernel would spend half its multiply-adds on padding.
+      narrowMicroKernel(
+        EightRows.self, depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride,
+        edge, tileColumns, false)
+    } else {
+      microKernel(
+        depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, edge, tileColumns,
+        false)
+    }
     if cColumnStride == 1 {
       for r in 0..<validRows {
         let row = target + r * cRowStride
@@ -980,6 +988,8 @@ private protocol NarrowTileRows {
   static var count: Int { get }
 }
 
+/// The wide tile's rows, one vector wide: its last columns when only one vector of them is left.
+private enum EightRows: NarrowTileRows { static var count: Int { 8 } }
 /// The whole narrow tile.
 private enum SixRows: NarrowTileRows { static var count: Int { 6 } }
 /// The last 4 rows of a batch of 64 (or 16).
@@ -991,7 +1001,8 @@ private enum TwoRows: NarrowTileRows { static var count: Int { 2 } }
 /// ``RegisterTile/narrow``), or its first `Rows.count` rows: `C[0..<rows, 0..<w] (+)= panelA ·
 /// panelB`, the layout as in ``wideMicroKernel(_:_:_:_:_:_:_:_:_:)`` with 6 values of A per
 /// step (the packed panel's padding rows are read and ignored when `Rows.count` < 6). Each
-/// step is 1 vector load, 6 broadcasts and 6 fused multiply-adds.
+/// step is 1 vector load, 6 broadcasts and 6 fused multiply-adds. With ``EightRows`` it is the
+/// wide tile's 8 rows (panels of 8 values per step) by one vector.
 @inline(__always)
 private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
   _: Rows.Type, _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
@@ -1006,9 +1017,12 @@ private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
   var c3 = Vector()
   var c4 = Vector()
   var c5 = Vector()
-  // Rows 3–5 from a second pointer, as in the wide kernel.
+  var c6 = Vector()
+  var c7 = Vector()
+  // Rows 3–5 from a second pointer and 6–7 from a third, as in the wide kernel.
   var a = panelA
   var lowerA = panelA + 3 * panelARowStride
+  var lowestA = panelA + 6 * panelARowStride
   let stride2 = 2 * panelARowStride
   var b = panelB
   for _ in 0..<depth {
@@ -1019,8 +1033,11 @@ private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
     if rows > 3 { c3 = multiplyAdd(c3, Vector(repeating: lowerA[0]), b0) }
     if rows > 4 { c4 = multiplyAdd(c4, Vector(repeating: lowerA[panelARowStride]), b0) }
     if rows > 5 { c5 = multiplyAdd(c5, Vector(repeating: lowerA[stride2]), b0) }
+    if rows > 6 { c6 = multiplyAdd(c6, Vector(repeating: lowestA[0]), b0) }
+    if rows > 7 { c7 = multiplyAdd(c7, Vector(repeating: lowestA[panelARowStride]), b0) }
     a += panelAStepStride
     lowerA += panelAStepStride
+    if rows > 6 { lowestA += panelAStepStride }
     b += panelBStride
   }
   store(c0, c, accumulate)
@@ -1030,4 +1047,7 @@ private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
   if rows > 3 { store(c3, lower, accumulate) }
   if rows > 4 { store(c4, lower + rowStride, accumulate) }
   if rows > 5 { store(c5, lower + 2 * rowStride, accumulate) }
+  let lowest = c + 6 * rowStride
+  if rows > 6 { store(c6, lowest, accumulate) }
+  if rows > 7 { store(c7, lowest + rowStride, accumulate) }
 }

@@ -11,8 +11,9 @@ enum MatmulWorkload {
   static let squareSizes = [128, 256, 512, 1024]
 
   /// `(B, H)` of the recurrent products `h [B, H] · W_hhᵀ` with `W_hh` `[4H, H]`: W1's S, M and
-  /// L sizes; for B > 1 also the backward pass's `g·W_hh` and `gᵀ·h`, with g `[B, 4H]`.
-  static let skinnyShapes = [(1, 32), (32, 128), (64, 512), (1, 512)]
+  /// L sizes, and M's half batch (a step of two batch shards); for B > 1 also the backward pass's
+  /// `g·W_hh` and `gᵀ·h`, with g `[B, 4H]`.
+  static let skinnyShapes = [(1, 32), (32, 128), (16, 128), (64, 512), (1, 512)]
 
   /// Runs W0 by `plan` for the given square sizes, then the skinny shapes.
   /// `flopsPerCall` sets how many products one timed call runs (the anchors use 3e9).
