@@ -128,6 +128,63 @@ struct TrainerTests {
     #expect(training.allSatisfy { $0.phase == .training && $0.recorded })
   }
 
+  /// Shards of each batch train as the whole batch does: the same losses epoch by epoch and the
+  /// same weights at the end (Double; 50 samples in batches of 16, so the last batch of 2 gives
+  /// one sample per shard).
+  @Test(arguments: [2, 3])
+  func shardedTrainingMatchesWholeBatches(shards: Int) throws {
+    typealias Model = Sequential<Double>
+    func trained(shards: Int?) -> (losses: [Double], weights: [Tensor<Double>]) {
+      var generator = SeededGenerator(seed: 4)
+      let model = Model {
+        Linear<Double>(inputSize: 2, outputSize: 8, using: &generator)
+        Activation<Double>.tanh
+        Linear<Double>(inputSize: 8, outputSize: 1, using: &generator)
+      }
+      let loss: Trainer<Model, Adam<Double>>.SendableLoss = { model, inputs, labels in
+        binaryCrossEntropy(logits: model(inputs), labels: labels)
+      }
+      let optimizer = Adam<Double>(learningRate: 0.05)
+      var trainer =
+        shards.map { Trainer(model: model, optimizer: optimizer, shards: $0, loss: loss) }
+        ?? Trainer(model: model, optimizer: optimizer, loss: loss)
+      trainer.verbosity = .silent
+      trainer.batchSize = 16
+      let history = trainer.fit(TensorDataset<Double>.twoMoons(samples: 50, seed: 2), epochs: 3)
+      return (history.losses, namedParameters(of: model, as: Double.self).map(\.parameter.value))
+    }
+    let whole = trained(shards: nil)
+    let sharded = trained(shards: shards)
+    #expect(whole.losses.count == 3)
+    for (shardedLoss, wholeLoss) in zip(sharded.losses, whole.losses) {
+      expectClose(shardedLoss, wholeLoss, relativeTolerance: 1e-10)
+    }
+    for (shardedWeight, wholeWeight) in zip(sharded.weights, whole.weights) {
+      expectClose(shardedWeight, wholeWeight, relativeTolerance: 1e-8, absoluteTolerance: 1e-10)
+    }
+  }
+
+  @Test func assigningALossTurnsShardingOff() {
+    var trainer = Trainer(model: Probe(), optimizer: SGD<Double>(learningRate: 0), shards: 2) {
+      model, _, _ in constantLoss(model, 1)
+    }
+    #expect(trainer.shards == 2)
+    trainer.loss = { model, _, _ in constantLoss(model, 2) }
+    #expect(trainer.shards == 1)
+  }
+
+  @Test func zeroShardsTrap() async {
+    let result = await #expect(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
+      _ = Trainer(model: Probe(), optimizer: SGD<Double>(learningRate: 0), shards: 0) {
+        model, _, _ in constantLoss(model, 1)
+      }
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("Trainer: shards 0 must be at least 1"))
+  }
+
   @Test func lossDecreasesOnTwoMoons() throws {
     var generator = SeededGenerator(seed: 1)
     let model = Sequential<Double> {

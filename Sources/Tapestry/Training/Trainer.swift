@@ -8,7 +8,7 @@
 ///
 /// `inputs` is `[N, ...]` and `targets` `[N, ...]` with the same `N`; the rest of each shape is
 /// free (`[N, 2]` points with `[N, 1]` labels, `[N, T, F]` sequences with `[N, T]` targets).
-public struct TensorDataset<Scalar: TensorScalar> {
+public struct TensorDataset<Scalar: TensorScalar>: Sendable {
   /// The inputs, sample axis first.
   public let inputs: Tensor<Scalar>
   /// The targets, sample axis first.
@@ -131,7 +131,8 @@ public enum TrainingControl: Sendable, Hashable {
 /// ```
 ///
 /// Each step runs the loss inside `withLearningPhase(.training)` (so dropout is active), takes
-/// the gradient of every trainable parameter with ``valueWithGradient(at:of:)``, optionally
+/// the gradient of every trainable parameter with ``valueWithGradient(at:of:)`` (or, made with
+/// ``init(model:optimizer:shards:loss:)``, ``valueWithGradient(at:batchSize:shards:of:)``), optionally
 /// clips it by global norm and hands it to the optimiser. After each epoch the metrics, and the
 /// loss and metrics on the validation data, are measured in inference phase with recording off.
 /// The model's parameters are updated in place, through their ``Parameter`` boxes.
@@ -140,13 +141,30 @@ public struct Trainer<Model, Opt: Optimizer> {
   public typealias Scalar = Opt.Scalar
   /// The loss of a batch: `(model, inputs, targets) -> rank-0 tensor`.
   public typealias Loss = (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
+  /// A loss that may run on several threads at once, for ``init(model:optimizer:shards:loss:)``.
+  public typealias SendableLoss =
+    @Sendable (Model, Tensor<Scalar>, Tensor<Scalar>) -> Tensor<Scalar>
 
   /// The model being trained; its parameters change in place.
   public let model: Model
   /// The optimiser; a class, so its state (moments, step count) carries over between `fit`s.
   public let optimizer: Opt
-  /// The training objective, evaluated on every batch, and on the validation data.
-  public var loss: Loss
+  /// The training objective, evaluated on every batch, and on the validation data. Assigning it
+  /// turns sharding off (``shards`` becomes 1): a loss assigned here is not known to be safe to
+  /// run on several threads.
+  public var loss: Loss {
+    didSet {
+      shardedLoss = nil
+      shards = 1
+    }
+  }
+  /// How many parts each training batch is cut into, along the sample axis, with their forward
+  /// and backward passes run at the same time on separate threads
+  /// (``valueWithGradient(at:batchSize:shards:of:)``): 1 unless the trainer was made with
+  /// ``init(model:optimizer:shards:loss:)``.
+  public private(set) var shards = 1
+  /// The loss the shards run, the same closure as ``loss`` while sharding is on.
+  private var shardedLoss: SendableLoss?
   /// Samples per mini-batch (default 32); the last batch of an epoch may be smaller.
   public var batchSize = 32
   /// Whether each epoch visits the samples in a new random order (default true).
@@ -185,6 +203,19 @@ public struct Trainer<Model, Opt: Optimizer> {
     self.model = model
     self.optimizer = optimizer
     self.loss = loss
+  }
+
+  /// A trainer that cuts each training batch into `shards` parts whose forward and backward
+  /// passes run at the same time on separate threads, then adds their gradients: worth it on a
+  /// machine with idle cores when a batch's ops are too small to split one by one (a recurrent
+  /// model at batch 16–64; `Docs/Training.md`). `loss` must be a mean over the samples it is
+  /// given (the gradients are the whole batch's only then) and runs on several threads at once,
+  /// hence `@Sendable`. Validation and metrics run as with one shard. Traps unless `shards` ≥ 1.
+  public init(model: Model, optimizer: Opt, shards: Int, loss: @escaping SendableLoss) {
+    precondition(shards >= 1, "Trainer: shards \(shards) must be at least 1")
+    self.init(model: model, optimizer: optimizer, loss: loss)
+    self.shards = shards
+    shardedLoss = loss
   }
 
   /// Trains for up to `epochs` epochs on `data`, measuring on `validation` after each, and
@@ -278,7 +309,14 @@ public struct Trainer<Model, Opt: Optimizer> {
   private func step(on batch: TensorDataset<Scalar>) throws -> Double {
     let differentiate = {
       withLearningPhase(.training) {
-        valueWithGradient(at: model) { model in loss(model, batch.inputs, batch.targets) }
+        guard let shardedLoss, shards > 1 else {
+          return valueWithGradient(at: model) { model in loss(model, batch.inputs, batch.targets) }
+        }
+        return valueWithGradient(at: model, batchSize: batch.count, shards: shards) {
+          model, rows in
+          shardedLoss(
+            model, batch.inputs.slice(alongAxis: 0, rows), batch.targets.slice(alongAxis: 0, rows))
+        }
       }
     }
     var (value, gradients) =
