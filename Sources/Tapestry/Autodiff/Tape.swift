@@ -317,19 +317,21 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   @usableFromInline let state: UnsafeMutablePointer<TapeState<Scalar>>
 
   /// Creates an empty tape.
-  public init() {
-    state = .allocate(capacity: 1)
-    state.initialize(
-      to: TapeState(id: TapeIdentifiers.next(), records: SpareEntryStorage.shared.take()))
+  public convenience init() {
+    self.init(id: TapeIdentifiers.next())
   }
 
   /// An empty tape with the identity of `sibling`, for a shard of a batch split across threads:
   /// the parameters both tapes watch first, in the same order, are then the same recorded tensors
   /// on each, so one model's parameter boxes serve every shard at once
   /// (``valueWithGradient(at:batchSize:shards:of:)``). Tensors must not pass between the two.
-  internal init(sharingIdentityWith sibling: Tape) {
+  internal convenience init(sharingIdentityWith sibling: Tape) {
+    self.init(id: sibling.id)
+  }
+
+  private init(id: UInt32) {
     state = .allocate(capacity: 1)
-    state.initialize(to: TapeState(id: sibling.id, records: SpareEntryStorage.shared.take()))
+    state.initialize(to: TapeState(id: id, records: SpareEntryStorage.shared.take()))
   }
 
   deinit {

@@ -139,9 +139,9 @@ final class CollectedGradients<Scalar: TensorScalar> {
     gradient.scalars.withUnsafeBufferPointer { source in
       placed.withUnsafeMutableBufferPointer { target in
         guard let source = source.baseAddress, let target = target.baseAddress else { return }
-        forEachRun(of: index) { inSequence, inStep, count in
-          (target + inSequence).update(from: source + inStep, count: count)
-        }
+        Kernels.copyRuns(
+          from: source, stride: run, to: target + index * run, stride: stride, length: run,
+          runs: runs)
       }
     }
     isPlaced[index] = true
@@ -175,19 +175,12 @@ final class CollectedGradients<Scalar: TensorScalar> {
     placed.withUnsafeMutableBufferPointer { target in
       guard let target = target.baseAddress else { return }
       for index in isPlaced.indices where !isPlaced[index] {
-        forEachRun(of: index) { inSequence, _, count in
-          (target + inSequence).update(repeating: 0, count: count)
+        for outer in 0..<runs {
+          (target + outer * stride + index * run).update(repeating: 0, count: run)
         }
       }
     }
     return Tensor(shape: sequenceShape, scalars: placed)
-  }
-
-  /// Calls `body` with the offset of each contiguous run of step `index` in the sequence, its
-  /// offset in the step, and its length.
-  @inline(__always)
-  private func forEachRun(of index: Int, _ body: (Int, Int, Int) -> Void) {
-    for outer in 0..<runs { body(outer * stride + index * run, outer * run, run) }
   }
 
   /// Step `index` read back out of `placed`, if it was placed there.

@@ -153,18 +153,16 @@ public struct Trainer<Model, Opt: Optimizer> {
   /// turns sharding off (``shards`` becomes 1): a loss assigned here is not known to be safe to
   /// run on several threads.
   public var loss: Loss {
-    didSet {
-      shardedLoss = nil
-      shards = 1
-    }
+    didSet { sharding = nil }
   }
   /// How many parts each training batch is cut into, along the sample axis, with their forward
   /// and backward passes run at the same time on separate threads
   /// (``valueWithGradient(at:batchSize:shards:of:)``): 1 unless the trainer was made with
   /// ``init(model:optimizer:shards:loss:)``.
-  public private(set) var shards = 1
-  /// The loss the shards run, the same closure as ``loss`` while sharding is on.
-  private var shardedLoss: SendableLoss?
+  public var shards: Int { sharding?.shards ?? 1 }
+  /// The shard count and the loss the shards run (the same closure as ``loss``), while sharding
+  /// is on.
+  private var sharding: (shards: Int, loss: SendableLoss)?
   /// Samples per mini-batch (default 32); the last batch of an epoch may be smaller.
   public var batchSize = 32
   /// Whether each epoch visits the samples in a new random order (default true).
@@ -214,8 +212,7 @@ public struct Trainer<Model, Opt: Optimizer> {
   public init(model: Model, optimizer: Opt, shards: Int, loss: @escaping SendableLoss) {
     precondition(shards >= 1, "Trainer: shards \(shards) must be at least 1")
     self.init(model: model, optimizer: optimizer, loss: loss)
-    self.shards = shards
-    shardedLoss = loss
+    sharding = (shards, loss)
   }
 
   /// Trains for up to `epochs` epochs on `data`, measuring on `validation` after each, and
@@ -309,7 +306,7 @@ public struct Trainer<Model, Opt: Optimizer> {
   private func step(on batch: TensorDataset<Scalar>) throws -> Double {
     let differentiate = {
       withLearningPhase(.training) {
-        guard let shardedLoss, shards > 1 else {
+        guard let (shards, shardedLoss) = sharding else {
           return valueWithGradient(at: model) { model in loss(model, batch.inputs, batch.targets) }
         }
         return valueWithGradient(at: model, batchSize: batch.count, shards: shards) {

@@ -169,22 +169,20 @@ struct RecurrentStep<Scalar: TensorScalar> {
   let run: () -> (loss: Double, gradientNormWh: Double)
 
   /// The step of `cell` on inputs `x` `[T, B, I]` against targets `y` `[T, B, H]`: the model
-  /// exactly as a user writes it. With `shards` above 1, the step a user writes to spread a batch
-  /// over cores: ``valueWithGradient(at:batchSize:shards:of:)``, each shard slicing its rows.
+  /// exactly as a user writes it, through ``valueWithGradient(at:batchSize:shards:of:)`` with
+  /// each shard slicing its rows (one shard: the whole batch on one tape, and slices of the whole
+  /// batch are the tensors themselves, not copies).
   init<Cell: RecurrentCell & SendableMetatype>(
     cell: Cell, x: Tensor<Scalar>, y: Tensor<Scalar>, shards: Int
   )
   where Cell.Scalar == Scalar {
     run = {
-      let (loss, gradients) =
-        shards > 1
-        ? valueWithGradient(at: cell, batchSize: x.shape[1], shards: shards) { cell, rows in
-          let outputs = unroll(cell, inputs: x.slice(alongAxis: 1, rows)).outputs
-          return meanSquaredError(predicted: outputs, expected: y.slice(alongAxis: 1, rows))
-        }
-        : valueWithGradient(at: cell) { cell in
-          meanSquaredError(predicted: unroll(cell, inputs: x).outputs, expected: y)
-        }
+      let (loss, gradients) = valueWithGradient(
+        at: cell, batchSize: x.shape[1], shards: shards
+      ) { cell, rows in
+        let outputs = unroll(cell, inputs: x.slice(alongAxis: 1, rows)).outputs
+        return meanSquaredError(predicted: outputs, expected: y.slice(alongAxis: 1, rows))
+      }
       let recurrent = gradients["weight_hh"]?.scalars ?? []
       let norm = recurrent.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
       return (Double(loss.scalar), norm)
