@@ -83,7 +83,7 @@ internal struct SavedValues<Scalar: TensorScalar> {
 /// back as a pair, not an array.
 @usableFromInline
 internal typealias BuiltinPullback<Scalar: TensorScalar> = (
-  _ gradient: Tensor<Scalar>, _ output: Tensor<Scalar>, _ saved: SavedValues<Scalar>
+  _ gradient: consuming Tensor<Scalar>, _ output: Tensor<Scalar>, _ saved: SavedValues<Scalar>
 ) -> (Tensor<Scalar>?, Tensor<Scalar>?)
 
 /// The pullback of a built-in op that adds its gradients straight into the running totals of its
@@ -96,7 +96,7 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
 /// differentiable ops instead.
 @usableFromInline
 internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
-  _ gradient: Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
+  _ gradient: consuming Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
   _ inputs: PullbackInputs<Scalar>, _ saved: SavedValues<Scalar>
 ) -> Void
 
@@ -599,8 +599,11 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
           accumulate(inputGradient, slot: slot, of: record, into: grads)
         }
       case .builtin(let pullback):
-        let (firstGradient, secondGradient) = pullback(gradient, record.output, record.saved)
-        if let recorder, recorder.isWatching, gradient.isFinite,
+        let watching = recorder?.isWatching == true && gradient.isFinite
+        // Handed over, not lent: a pullback may write its result over the gradient's elements.
+        let (firstGradient, secondGradient) = pullback(
+          consume gradient, record.output, record.saved)
+        if watching, let recorder,
           !(firstGradient?.isFinite ?? true) || !(secondGradient?.isFinite ?? true)
         {
           recordBackwardAnomaly(record, at: position, in: recorder)
@@ -620,7 +623,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
           firstShape: inputShape(0, of: record.inputs),
           secondShape: inputShape(1, of: record.inputs), firstPosition: first,
           secondPosition: second, deferredProducts: deferredProducts)
-        pullback(gradient, &firstTotal, &secondTotal, inputs, record.saved)
+        pullback(consume gradient, &firstTotal, &secondTotal, inputs, record.saved)
         if watching, let recorder,
           !(firstTotal?.isFinite ?? true) || !(secondTotal?.isFinite ?? true)
         {

@@ -117,15 +117,7 @@ internal enum Kernels {
             let baseOut = out.baseAddress, count > 0
           else { return }
           if a.shape == b.shape {
-            if splitsElementwise(count: count, threshold: splitThresholdCheap) {
-              forEachHalf(count: count, alignment: Scalar.Vector.scalarCount) { part in
-                zipRun(
-                  baseA + part.lowerBound, 1, baseB + part.lowerBound, 1,
-                  baseOut + part.lowerBound, part.count, f, vf)
-              }
-            } else {
-              zipRun(baseA, 1, baseB, 1, baseOut, count, f, vf)
-            }
+            zipContiguous(baseA, baseB, baseOut, count, f, vf)
             return
           }
           let bRepeats = a.shape == shape ? leadingRepeats(of: b.shape, in: shape) : nil
@@ -161,6 +153,49 @@ internal enum Kernels {
       }
     }
     return Tensor(uncheckedShape: shape, scalars: scalars)
+  }
+
+  /// `f(a, b)` elementwise like ``zip(_:_:op:scalar:vector:)``, written over `a`'s elements
+  /// when `b` has `a`'s shape: in place if `a` holds the only reference to them, as a gradient
+  /// handed to a pullback does, else into the copy that copy-on-write makes.
+  ///
+  /// Why: a pullback such as sigmoid's turns the gradient at its output into the gradient at its
+  /// input and drops the first; writing over it saves allocating the second and writing it to
+  /// memory that no cache holds yet.
+  @inlinable @inline(__always)
+  static func zip<Scalar: TensorScalar>(
+    overwriting a: consuming Tensor<Scalar>, _ b: Tensor<Scalar>, op: String,
+    scalar f: (Scalar, Scalar) -> Scalar, vector vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
+  ) -> Tensor<Scalar> {
+    guard a.shape == b.shape else { return zip(a, b, op: op, scalar: f, vector: vf) }
+    var result = consume a
+    result.node = nil
+    let count = b.count
+    result.elements.withUnsafeMutableBufferPointer { out in
+      b.elements.withUnsafeBufferPointer { pb in
+        guard let baseOut = out.baseAddress, let baseB = pb.baseAddress, count > 0 else { return }
+        zipContiguous(UnsafePointer(baseOut), baseB, baseOut, count, f, vf)
+      }
+    }
+    return result
+  }
+
+  /// `out[i] = f(a[i], b[i])` for `count` contiguous elements, split across threads when large;
+  /// `out` may be `a` itself.
+  @inlinable @inline(__always)
+  static func zipContiguous<Scalar: TensorScalar>(
+    _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>,
+    _ count: Int, _ f: (Scalar, Scalar) -> Scalar,
+    _ vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
+  ) {
+    if splitsElementwise(count: count, threshold: splitThresholdCheap) {
+      forEachHalf(count: count, alignment: Scalar.Vector.scalarCount) { part in
+        zipRun(
+          a + part.lowerBound, 1, b + part.lowerBound, 1, out + part.lowerBound, part.count, f, vf)
+      }
+    } else {
+      zipRun(a, 1, b, 1, out, count, f, vf)
+    }
   }
 
   /// The elements of `x` repeated along its broadcast axes to fill `target`, which must be a

@@ -17,7 +17,7 @@ public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
     guard g.node == nil, y.node == nil else { return (g * (y * (1 - y)), nil) }
     return (
       Kernels.zip(
-        g, y, op: "sigmoid", scalar: { g, y in g * (y * (1 - y)) },
+        overwriting: g, y, op: "sigmoid", scalar: { g, y in g * (y * (1 - y)) },
         vector: { g, y in g * (y * (1 - y)) }), nil
     )
   }

@@ -62,15 +62,28 @@ extension Tensor {
   /// The pullback of an elementwise product, adding `g · other factor` into each factor's total.
   @inlinable
   static func accumulateMulGradients(
-    _ g: Tensor, into first: inout Tensor?, _ second: inout Tensor?,
+    _ g: consuming Tensor, into first: inout Tensor?, _ second: inout Tensor?,
     inputs: PullbackInputs<Scalar>, saved: SavedValues<Scalar>
   ) {
     if saved.firstNeedsGradient {
       accumulate(g, times: saved.second, into: &first, shape: inputs.firstShape)
     }
     if saved.secondNeedsGradient {
-      accumulate(g, times: saved.first, into: &second, shape: inputs.secondShape)
+      accumulate(overwriting: g, times: saved.first, into: &second, shape: inputs.secondShape)
     }
+  }
+
+  /// ``accumulate(_:times:into:shape:)`` at the last use of `g`: a factor's first gradient, when
+  /// it is the whole product, is written over `g`'s elements instead of into a new buffer.
+  @inlinable
+  static func accumulate(
+    overwriting g: consuming Tensor, times x: Tensor, into total: inout Tensor?,
+    shape: TensorShape
+  ) {
+    guard total == nil, g.node == nil, x.node == nil, g.shape == shape, x.shape == shape else {
+      return accumulate(g, times: x, into: &total, shape: shape)
+    }
+    total = Kernels.zip(overwriting: g, x, op: "mul", scalar: *, vector: *)
   }
 
   /// Adds `g · x`, summed back to `shape`, into `total`, the running gradient of a factor of

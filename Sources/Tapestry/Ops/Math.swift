@@ -128,7 +128,7 @@ public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
     guard g.node == nil, y.node == nil else { return (g * (1 - y * y), nil) }
     return (
       Kernels.zip(
-        g, y, op: "tanh", scalar: { g, y in g * (1 - y * y) }, vector: { g, y in g * (1 - y * y) }),
+        overwriting: g, y, op: "tanh", scalar: { g, y in g * (1 - y * y) }, vector: { g, y in g * (1 - y * y) }),
       nil
     )
   }

@@ -71,8 +71,12 @@ extension InputProjectingCell {
 /// and one `unstack` entry, recorded before them and so visited after them in the backward pass,
 /// returns the collected gradients as the sequence's gradient: O(T). The link from each step to
 /// that entry is a one-element token tensor, whose gradient is a zero; only the first step to
-/// receive a gradient in a pass sends it one (enough for the pass to reach the entry), so the
+/// receive a gradient in a pass gives it one (enough for the pass to reach the entry), so the
 /// other steps allocate and add nothing.
+///
+/// Every step's entry holds the same pullback, which reads the step's index from its saved
+/// values: one closure for the sequence, where a closure per step (and the array of its one
+/// input, and the array of its one gradient) cost three allocations a step.
 ///
 /// The tape does not keep the steps (no pullback reads them), so a step is freed once the caller
 /// drops it: an LSTM's projected step, `[B, 4H]`, is read once by the cell.
@@ -83,11 +87,12 @@ func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Ten
   let token = Tensor<Scalar>.zeros([1]).recorded(as: "unstack", from: sequence) { _, _ in
     [collected.take()]
   }
+  let receive: AccumulatingPullback<Scalar> = { gradient, tokenGradient, _, _, saved in
+    collected.receive(gradient, at: saved.offset)
+    if tokenGradient == nil { tokenGradient = Tensor.zeros([1]) }
+  }
   return steps.enumerated().map { index, step in
-    step.recorded(as: "step", fromInputs: [token], keepingOutput: false) { gradient, _ in
-      collected.receive(gradient, at: index)
-      return [collected.linksToken() ? Tensor.zeros([1]) : nil]
-    }
+    step.recorded(as: "step", token, saving: SavedValues(offset: index), accumulating: receive)
   }
 }
 
@@ -113,8 +118,6 @@ final class CollectedGradients<Scalar: TensorScalar> {
   private var isPlaced: [Bool]
   /// The recorded gradients, by step.
   private var recorded: [Tensor<Scalar>?]
-  /// Whether a step has sent the token its gradient in this pass.
-  private var tokenLinked = false
 
   /// A collector for the steps of a sequence of `sequenceShape`, split along `axis`.
   init(sequenceShape: TensorShape, axis: Int) {
@@ -147,13 +150,6 @@ final class CollectedGradients<Scalar: TensorScalar> {
     isPlaced[index] = true
   }
 
-  /// Whether the calling step is the first of this pass to be differentiated, and so the one
-  /// that sends the token a gradient.
-  func linksToken() -> Bool {
-    defer { tokenLinked = true }
-    return !tokenLinked
-  }
-
   /// The sequence's gradient from the steps' so far (zeros for steps that received none),
   /// leaving the collector empty for the next pass.
   func take() -> Tensor<Scalar> {
@@ -161,7 +157,6 @@ final class CollectedGradients<Scalar: TensorScalar> {
       placed = []
       isPlaced = Array(repeating: false, count: isPlaced.count)
       recorded = Array(repeating: nil, count: recorded.count)
-      tokenLinked = false
     }
     guard recorded.allSatisfy({ $0 == nil }) else {
       var stepShape = sequenceShape

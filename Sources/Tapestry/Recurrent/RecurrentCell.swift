@@ -67,7 +67,7 @@ extension RecurrentCell {
   /// `[batchSize, hiddenSize]`.
   public func checkState(_ state: Tensor<Scalar>, named name: String, batchSize: Int) {
     precondition(
-      state.shape == [batchSize, hiddenSize],
+      state.shape == .matrix(batchSize, hiddenSize),
       "\(Self.cellName): \(name) shape \(state.shape) does not match [batchSize \(batchSize), "
         + "hiddenSize \(hiddenSize)]")
   }
