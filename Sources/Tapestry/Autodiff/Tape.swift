@@ -96,7 +96,8 @@ internal typealias BuiltinPullback<Scalar: TensorScalar> = (
 /// differentiable ops instead.
 @usableFromInline
 internal typealias AccumulatingPullback<Scalar: TensorScalar> = (
-  _ gradient: consuming Tensor<Scalar>, _ first: inout Tensor<Scalar>?, _ second: inout Tensor<Scalar>?,
+  _ gradient: consuming Tensor<Scalar>, _ first: inout Tensor<Scalar>?,
+  _ second: inout Tensor<Scalar>?,
   _ inputs: PullbackInputs<Scalar>, _ saved: SavedValues<Scalar>
 ) -> Void
 

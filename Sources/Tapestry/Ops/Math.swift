@@ -128,7 +128,8 @@ public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
     guard g.node == nil, y.node == nil else { return (g * (1 - y * y), nil) }
     return (
       Kernels.zip(
-        overwriting: g, y, op: "tanh", scalar: { g, y in g * (1 - y * y) }, vector: { g, y in g * (1 - y * y) }),
+        overwriting: g, y, op: "tanh", scalar: { g, y in g * (1 - y * y) },
+        vector: { g, y in g * (1 - y * y) }),
       nil
     )
   }
