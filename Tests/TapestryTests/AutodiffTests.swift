@@ -201,6 +201,38 @@ struct AutodiffTests {
     #expect(grad == Tensor([180, 360]))
   }
 
+  /// Pullbacks of sigmoid, tanh and products write their result over the gradient they are
+  /// handed; a gradient that something else still holds (a hook, a requested intermediate, the
+  /// other branch of a sum) must be copied first, never changed under its holder.
+  @Test func pullbacksThatOverwriteTheirGradientLeaveSharedGradientsIntact() {
+    let tape = Tape<Double>()
+    var seen: [Tensor<Double>] = []
+    let (x, inner, loss) = tape.record { () -> (Tensor<Double>, Tensor<Double>, Tensor<Double>) in
+      let x = tape.watch(Tensor([0.5, -1, 2]))
+      let inner = tanh(x)
+      let activated = sigmoid(inner)
+      tape.addGradientHook(to: activated) { gradient in
+        seen.append(gradient)
+        return gradient
+      }
+      // `inner` feeds both terms: the sum hands one gradient buffer to both branches.
+      let product = activated * inner
+      return (x, inner, (product + tanh(inner)).sum())
+    }
+    let gradients = tape.gradients(of: loss, at: [x, inner])
+    let t = x.scalars.map { Foundation.tanh($0) }
+    let s = t.map { 1 / (1 + Foundation.exp(-$0)) }
+    #expect(seen == [Tensor(t)], "the hook's copy of ∂L/∂sigmoid is what arrived: inner")
+    let innerGradient: [Double] = (0..<3).map { i in
+      let throughSigmoid: Double = t[i] * s[i] * (1 - s[i])
+      let tanhOfInner: Double = Foundation.tanh(t[i])
+      return throughSigmoid + s[i] + (1 - tanhOfInner * tanhOfInner)
+    }
+    let xGradient: [Double] = (0..<3).map { i in innerGradient[i] * (1 - t[i] * t[i]) }
+    #expect(gradients[1].isClose(to: Tensor(innerGradient), relativeTolerance: 1e-12))
+    #expect(gradients[0].isClose(to: Tensor(xGradient), relativeTolerance: 1e-12))
+  }
+
   @Test func nonRetainingBackwardReleasesTheTape() {
     weak var released: Tape<Double>?
     do {
