@@ -83,14 +83,22 @@ extension Tensor {
       sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[axis],
       "split: sizes \(sizes) do not add up to size \(shape[axis]) of axis \(axis) of shape \(shape)"
     )
-    // The parts are written into an array of placeholders: `Array(repeatElement:count:)`
-    // allocates with code specialised for `Tensor`, where `map` went through the standard
-    // library's unspecialised allocation (~500 instructions per call, an LSTM step's `chunked`).
-    var parts = Array(repeatElement(Tensor.placeholder, count: sizes.count))
+    return consecutiveSlices(count: sizes.count, alongAxis: axis) { sizes[$0] }
+  }
+
+  /// `count` consecutive slices along `axis` (already resolved), part `i` of size `size(i)`.
+  ///
+  /// The parts are written into an array of placeholders: `Array(repeatElement:count:)`
+  /// allocates with code specialised for `Tensor`, where `map` went through the standard
+  /// library's unspecialised allocation (~500 instructions per call, an LSTM step's `chunked`).
+  @inlinable
+  func consecutiveSlices(count: Int, alongAxis axis: Int, size: (Int) -> Int) -> [Tensor] {
+    var parts = Array(repeatElement(Tensor.placeholder, count: count))
     var start = 0
-    for (index, size) in sizes.enumerated() {
-      parts[index] = slice(alongAxis: axis, start..<(start + size))
-      start += size
+    for index in 0..<count {
+      let end = start + size(index)
+      parts[index] = slice(alongAxis: axis, start..<end)
+      start = end
     }
     return parts
   }
@@ -104,7 +112,9 @@ extension Tensor {
       count > 0 && shape[axis] % count == 0,
       "chunk: size \(shape[axis]) of axis \(axis) of shape \(shape) is not divisible into \(count)"
     )
-    return split(sizes: Array(repeatElement(shape[axis] / count, count: count)), alongAxis: axis)
+    // Not `split(sizes:)`: its array of sizes was one more allocation per call (a cell step).
+    let size = shape[axis] / count
+    return consecutiveSlices(count: count, alongAxis: axis) { _ in size }
   }
 
   /// The slices along `axis`, each with that axis removed; the inverse of ``stack(_:alongAxis:)``
