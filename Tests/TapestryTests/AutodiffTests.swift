@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Tapestry
 import TapestryTestSupport
 import Testing
@@ -199,6 +200,36 @@ struct AutodiffTests {
     #expect(seen == [Tensor([6, 12])])
     // d loss/d x = 3 · (10 · 2 · hidden) once the hook has scaled the hidden gradient.
     #expect(grad == Tensor([180, 360]))
+  }
+
+  /// The recording tape belongs to the thread that called `record`: another thread sees none,
+  /// and two threads record on two tapes at once, each getting the gradients it would alone.
+  @Test func eachThreadRecordsOnItsOwnTape() {
+    let tape = Tape<Double>()
+    let activeElsewhere = tape.record { () -> Bool in
+      let seen = Mutex(true)
+      let done = DispatchSemaphore(value: 0)
+      Thread {
+        seen.withLock { $0 = Tape<Double>.active != nil }
+        done.signal()
+      }.start()
+      done.wait()
+      return seen.withLock { $0 }
+    }
+    #expect(!activeElsewhere)
+    #expect(Tape<Double>.active == nil)
+
+    let points = (0..<2).map { Tensor<Double>([1, 2, 3]) * Double($0 + 1) }
+    @Sendable func gradientAlone(_ x: Tensor<Double>) -> Tensor<Double> {
+      gradient(at: x) { x in (0..<200).reduce(x) { y, _ in tanh(y) * x }.sum() }
+    }
+    let alone = points.map(gradientAlone)
+    let together = Mutex([Tensor<Double>?](repeating: nil, count: 2))
+    DispatchQueue.concurrentPerform(iterations: 2) { k in
+      let result = gradientAlone(points[k])
+      together.withLock { $0[k] = result }
+    }
+    #expect(together.withLock { $0 } == alone)
   }
 
   /// Pullbacks of sigmoid, tanh and products write their result over the gradient they are

@@ -195,6 +195,25 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
     expectGradientsMatchFiniteDifferences(at: inputs) { op.apply($0) }
   }
 
+  /// A batch factor `c` times a row `w` repeated along its leading axes (a peephole), with `c`
+  /// also used by another product, before or after: its gradient through `w ⊙ c` is then the
+  /// first to arrive, or is added into the other's, in place, in either order of the factors.
+  @Test(arguments: [[1, 37], [3, 37]] as [TensorShape], [false, true])
+  func repeatedFactorGradientJoinsAnotherUse(batchShape: TensorShape, rowFirst: Bool) {
+    let points = [
+      randomTensor(batchShape, in: -1..<1, seed: 11), randomTensor([37], in: -1..<1, seed: 12),
+      randomTensor(batchShape, in: -1..<1, seed: 13),
+    ]
+    for otherUseFirst in [false, true] {
+      expectGradientsMatchFiniteDifferences(at: points) { inputs in
+        let (c, w, v) = (inputs[0], inputs[1], inputs[2])
+        let earlier = otherUseFirst ? c * v : v
+        let product = rowFirst ? w * c : c * w
+        return otherUseFirst ? product + earlier : product + c * v
+      }
+    }
+  }
+
   @Test func addingIncompatibleShapesTraps() async {
     let result = await #expect(
       processExitsWith: .failure, observing: [\.standardErrorContent]

@@ -213,5 +213,5 @@ public func withoutDerivative<Scalar>(at x: Tensor<Scalar>) -> Tensor<Scalar> {
 /// Runs `body` with recording switched off, for every tape: nothing it computes is differentiated
 /// (PyTorch's `torch.no_grad()`). Use it for evaluation and parameter updates.
 public func withoutRecording<Result>(_ body: () throws -> Result) rethrows -> Result {
-  try RecordingContext.$tape.withValue(RecordingContext.noTape) { try body() }
+  try RecordingContext.withTape(nil) { try body() }
 }

@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The identity of a recorded tensor: which tape, and which entry on it, packed in one word (the
 /// tape's identity in the high 32 bits, the entry's index in the low 32).
 ///
@@ -292,8 +298,8 @@ internal struct TapeState<Scalar: TensorScalar> {
 /// let dx = tape.gradients(of: y, at: [x])[0]   // [2, 4, 6]
 /// ```
 ///
-/// A tape is used by one task at a time, the one recording on it; it is `Sendable` only so that a
-/// task-local variable can hold it.
+/// A tape is used by one thread at a time, the one recording on it; it is `Sendable` so that the
+/// shards of a batch can each be handed their own tape on another thread.
 public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomStringConvertible {
   /// One recorded operation.
   public struct Entry {
@@ -371,25 +377,26 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// The number of entries, without building ``entries``.
   public var entryCount: Int { state.pointee.records.count }
 
-  /// The tape recording in the current task, if any.
+  /// The tape recording on the current thread, if any.
   @inlinable
   public static var active: Tape? {
-    // Comparing the class of the task-local value with this one is a pointer comparison; a
+    // Comparing the class of the recording tape with this one is a pointer comparison; a
     // conditional cast (`as? Tape`) looks the generic class up at run time on every op.
-    let object = RecordingContext.tape
-    guard ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self) else { return nil }
+    guard let object = RecordingContext.tape,
+      ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self)
+    else { return nil }
     return unsafeDowncast(object, to: Tape.self)
   }
 
-  /// Runs `body` with this tape recording: differentiable ops whose inputs were recorded on this
-  /// tape (by ``watch(_:)`` or by earlier ops) append entries to it.
+  /// Runs `body` with this tape recording: differentiable ops on this thread whose inputs were
+  /// recorded on this tape (by ``watch(_:)`` or by earlier ops) append entries to it.
   public func record<Result>(_ body: () throws -> Result) rethrows -> Result {
     let outerRecorder = state.pointee.anomalyRecorder
     state.pointee.anomalyRecorder = AnomalyRecorder.current ?? outerRecorder
     defer { state.pointee.anomalyRecorder = outerRecorder }
     // Matrix products by the same weight at every time step pack it once (`PackedOperands`).
     return try PackedOperands.$current.withValue(PackedOperands()) {
-      try RecordingContext.$tape.withValue(self) { try body() }
+      try RecordingContext.withTape(self) { try body() }
     }
   }
 
@@ -724,23 +731,42 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   }
 }
 
-/// The task-local state that tells ops which tape records them.
+/// What tells ops which tape records them: a thread-specific slot holding the recording tape,
+/// set for the duration of ``Tape/record(_:)`` and cleared by ``withoutRecording(_:)``.
+///
+/// Why a thread's slot and not a task-local value: every op reads it, and `TaskLocal.get` took
+/// ~130 instructions a read (a search of the task's bindings and a copy through the value's
+/// generic witness: 3% of a W4 S training step); `pthread_getspecific` takes a few. The two agree
+/// because a recording closure is synchronous: it runs on the thread that called `record` from
+/// start to end, and ops run on that thread see its tape, as a task's would. A batch's shards
+/// record on other threads, each with its own tape.
 @usableFromInline
 internal enum RecordingContext {
-  /// The recording tape, type-erased because a task-local cannot be generic; ``noTape`` when
-  /// none records.
-  ///
-  /// Not an optional: every op reads this value, and `TaskLocal.get` copies it through the
-  /// value's generic witness. For an optional existential that is the generic enum witness
-  /// around the payload's (~95 instructions a read); for a plain class reference, a retain.
-  @TaskLocal @usableFromInline static var tape: any AnyObject & Sendable = noTape
+  /// The slot's key: one per process, made on first use and never deleted.
+  @usableFromInline static let key: pthread_key_t = {
+    var key = pthread_key_t()
+    let status = pthread_key_create(&key, nil)
+    precondition(status == 0, "Tape: no thread-specific key for the recording tape (\(status))")
+    return key
+  }()
 
-  /// The value of ``tape`` outside any tape's ``Tape/record(_:)``, and inside
-  /// ``withoutRecording(_:)``.
-  @usableFromInline static let noTape = NoTape()
+  /// The tape recording on this thread, type-erased because the slot is not generic; `nil` when
+  /// none records. The slot holds it unretained: ``withTape(_:_:)`` keeps it alive meanwhile.
+  @inlinable static var tape: AnyObject? {
+    guard let slot = pthread_getspecific(key) else { return nil }
+    return Unmanaged<AnyObject>.fromOpaque(slot).takeUnretainedValue()
+  }
 
-  /// The class of ``noTape``: no tape's class, so ``Tape/active`` finds no tape.
-  @usableFromInline final class NoTape: Sendable {}
+  /// Runs `body` with `tape` recording on this thread (`nil`: none), then restores the tape that
+  /// recorded before.
+  static func withTape<Result>(_ tape: AnyObject?, _ body: () throws -> Result) rethrows
+    -> Result
+  {
+    let outer = pthread_getspecific(key)
+    pthread_setspecific(key, tape.map { Unmanaged.passUnretained($0).toOpaque() })
+    defer { pthread_setspecific(key, outer) }
+    return try withExtendedLifetime(tape) { try body() }
+  }
 }
 
 /// The emptied entry arrays of the last freed tapes of each scalar type, kept with their

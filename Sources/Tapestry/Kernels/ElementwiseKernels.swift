@@ -35,7 +35,7 @@ internal enum Kernels {
 
   /// `out[i] = c[i] + a[i mod periodA] · b[i mod periodB]`, the product rounded before the sum,
   /// for factors that are `c`'s shape (period `c.count`) or repeated along its leading axes
-  /// (period: their own count, which divides `c.count`).
+  /// (period: their own count, which divides `c.count`). `out` may be `c` itself.
   @inlinable
   static func addProducts<Scalar: TensorScalar>(
     _ c: UnsafeBufferPointer<Scalar>, _ a: UnsafeBufferPointer<Scalar>, _ periodA: Int,
@@ -156,7 +156,8 @@ internal enum Kernels {
   }
 
   /// `f(a, b)` elementwise like ``zip(_:_:op:scalar:vector:)``, written over `a`'s elements
-  /// when `b` has `a`'s shape: in place if `a` holds the only reference to them, as a gradient
+  /// when `b` has `a`'s shape or is repeated whole along `a`'s leading axes (a peephole `[H]`
+  /// against a batch `[B, H]`): in place if `a` holds the only reference to them, as a gradient
   /// handed to a pullback does, else into the copy that copy-on-write makes.
   ///
   /// Why: a pullback such as sigmoid's turns the gradient at its output into the gradient at its
@@ -167,14 +168,22 @@ internal enum Kernels {
     overwriting a: consuming Tensor<Scalar>, _ b: Tensor<Scalar>, op: String,
     scalar f: (Scalar, Scalar) -> Scalar, vector vf: (Scalar.Vector, Scalar.Vector) -> Scalar.Vector
   ) -> Tensor<Scalar> {
-    guard a.shape == b.shape else { return zip(a, b, op: op, scalar: f, vector: vf) }
+    guard let rows = a.shape == b.shape ? 1 : leadingRepeats(of: b.shape, in: a.shape) else {
+      return zip(a, b, op: op, scalar: f, vector: vf)
+    }
     var result = consume a
     result.node = nil
-    let count = b.count
+    let width = b.count
     result.elements.withUnsafeMutableBufferPointer { out in
       b.elements.withUnsafeBufferPointer { pb in
-        guard let baseOut = out.baseAddress, let baseB = pb.baseAddress, count > 0 else { return }
-        zipContiguous(UnsafePointer(baseOut), baseB, baseOut, count, f, vf)
+        guard let baseOut = out.baseAddress, let baseB = pb.baseAddress, width > 0 else { return }
+        guard rows > 1 else {
+          return zipContiguous(UnsafePointer(baseOut), baseB, baseOut, width, f, vf)
+        }
+        for row in 0..<rows {
+          let run = baseOut + row * width
+          zipRun(UnsafePointer(run), 1, baseB, 1, run, width, f, vf)
+        }
       }
     }
     return result

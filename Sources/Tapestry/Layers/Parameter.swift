@@ -9,8 +9,11 @@
 /// A frozen parameter (`isFrozen`) is still used by the forward pass but receives no gradient and
 /// no optimiser update: an echo state network's reservoir is a layer with frozen parameters.
 public final class Parameter<Scalar: TensorScalar> {
+  // Unchecked: a cell reads its weights at every time step, and each read of a class's stored
+  // `var` otherwise calls the runtime's exclusivity check (~75 instructions, four per peephole
+  // LSTM step: 0.4% of W4 S).
   /// The current value.
-  public var value: Tensor<Scalar>
+  @exclusivity(unchecked) public var value: Tensor<Scalar>
   /// Excluded from gradients and optimiser updates when true.
   public var isFrozen: Bool
 

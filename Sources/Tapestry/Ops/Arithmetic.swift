@@ -74,13 +74,17 @@ extension Tensor {
   }
 
   /// ``accumulate(_:times:into:shape:)`` at the last use of `g`: a factor's first gradient, when
-  /// it is the whole product, is written over `g`'s elements instead of into a new buffer.
+  /// it is the whole product, is written over `g`'s elements instead of into a new buffer, also
+  /// when the other factor `x` was repeated along leading axes (the cell state's gradient through
+  /// a peephole `w ⊙ c`, `x` being `w`).
   @inlinable
   static func accumulate(
     overwriting g: consuming Tensor, times x: Tensor, into total: inout Tensor?,
     shape: TensorShape
   ) {
-    guard total == nil, g.node == nil, x.node == nil, g.shape == shape, x.shape == shape else {
+    guard total == nil, g.node == nil, x.node == nil, g.shape == shape,
+      x.shape == shape || leadingRepeats(of: x.shape, in: shape) != nil
+    else {
       return accumulate(g, times: x, into: &total, shape: shape)
     }
     total = Kernels.zip(overwriting: g, x, op: "mul", scalar: *, vector: *)
@@ -91,17 +95,20 @@ extension Tensor {
   ///
   /// When nothing is recorded and the factor was used whole or repeated along leading axes (a
   /// peephole `[H]` against a batch `[B, H]`), the product goes straight into the total, in one
-  /// pass and without a temporary; otherwise it is formed with differentiable ops and added.
+  /// pass and without a temporary; so it does when `x` was the one repeated (the cell state's
+  /// gradient through a peephole, `x` being the peephole). Otherwise it is formed with
+  /// differentiable ops and added.
   @inlinable
   static func accumulate(
     _ g: Tensor, times x: Tensor, into total: inout Tensor?, shape: TensorShape
   ) {
-    if g.node == nil, x.node == nil, g.shape == x.shape, total?.node == nil,
-      g.shape == shape || leadingRepeats(of: shape, in: g.shape) != nil
-    {
+    guard g.node == nil, x.node == nil, total?.node == nil else {
+      return add(g * x, summedTo: shape, op: "mul", into: &total)
+    }
+    if g.shape == x.shape, g.shape == shape || leadingRepeats(of: shape, in: g.shape) != nil {
       // The first gradient of a factor used whole is the product itself: no zeros to add it to.
       if total == nil && g.shape == shape {
-        total = g * x
+        total = Kernels.zip(g, x, op: "mul", scalar: *, vector: *)
         return
       }
       var whole = total.take() ?? Tensor.zeros(shape)
@@ -109,6 +116,21 @@ extension Tensor {
         x.elements.withUnsafeBufferPointer { px in
           whole.elements.withUnsafeMutableBufferPointer { out in
             Kernels.addRowSums(pg, times: px, into: out)
+          }
+        }
+      }
+      total = whole
+      return
+    }
+    if g.shape == shape, leadingRepeats(of: x.shape, in: shape) != nil {
+      guard var whole = total.take() else {
+        total = Kernels.zip(g, x, op: "mul", scalar: *, vector: *)
+        return
+      }
+      g.elements.withUnsafeBufferPointer { pg in
+        x.elements.withUnsafeBufferPointer { px in
+          whole.elements.withUnsafeMutableBufferPointer { out in
+            Kernels.addProducts(UnsafeBufferPointer(out), pg, pg.count, px, px.count, into: out)
           }
         }
       }
