@@ -126,7 +126,7 @@ struct PackedOperandTests {
     let row = values(Double.self, depth, seed: 7)
     func product() -> [Double] {
       var c = [Double](repeating: 0, count: rows)
-      PackedOperands.$current.withValue(cache) {
+      PackedOperands.withCurrent(cache) {
         c.withUnsafeMutableBufferPointer { pc in
           Kernels.matmul(
             row, weights, into: pc.baseAddress!, m: 1, n: rows, k: depth, transposeA: false,

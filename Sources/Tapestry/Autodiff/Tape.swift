@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// The identity of a recorded tensor: which tape, and which entry on it, packed in one word (the
 /// tape's identity in the high 32 bits, the entry's index in the low 32).
 ///
@@ -395,7 +389,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     state.pointee.anomalyRecorder = AnomalyRecorder.current ?? outerRecorder
     defer { state.pointee.anomalyRecorder = outerRecorder }
     // Matrix products by the same weight at every time step pack it once (`PackedOperands`).
-    return try PackedOperands.$current.withValue(PackedOperands()) {
+    return try PackedOperands.withCurrent(PackedOperands()) {
       try RecordingContext.withTape(self) { try body() }
     }
   }
@@ -512,7 +506,7 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
     from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, keeping: [Int],
     createGraph: Bool, retainTape: Bool
   ) -> [Tensor<Scalar>?] {
-    PackedOperands.$current.withValue(PackedOperands()) {
+    PackedOperands.withCurrent(PackedOperands()) {
       walkBackward(
         from: output, seed: seed, downTo: lowest, keeping: keeping, createGraph: createGraph,
         retainTape: retainTape)
@@ -731,41 +725,23 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   }
 }
 
-/// What tells ops which tape records them: a thread-specific slot holding the recording tape,
-/// set for the duration of ``Tape/record(_:)`` and cleared by ``withoutRecording(_:)``.
-///
-/// Why a thread's slot and not a task-local value: every op reads it, and `TaskLocal.get` took
-/// ~130 instructions a read (a search of the task's bindings and a copy through the value's
-/// generic witness: 3% of a W4 S training step); `pthread_getspecific` takes a few. The two agree
-/// because a recording closure is synchronous: it runs on the thread that called `record` from
-/// start to end, and ops run on that thread see its tape, as a task's would. A batch's shards
-/// record on other threads, each with its own tape.
+/// What tells ops which tape records them: a ``ThreadSlot`` holding the recording tape, set for
+/// the duration of ``Tape/record(_:)`` and emptied by ``withoutRecording(_:)``. Two threads can
+/// record on two tapes at once; a batch's shards each record on their own thread.
 @usableFromInline
 internal enum RecordingContext {
-  /// The slot's key: one per process, made on first use and never deleted.
-  @usableFromInline static let key: pthread_key_t = {
-    var key = pthread_key_t()
-    let status = pthread_key_create(&key, nil)
-    precondition(status == 0, "Tape: no thread-specific key for the recording tape (\(status))")
-    return key
-  }()
+  @usableFromInline static let slot = ThreadSlot()
 
   /// The tape recording on this thread, type-erased because the slot is not generic; `nil` when
-  /// none records. The slot holds it unretained: ``withTape(_:_:)`` keeps it alive meanwhile.
-  @inlinable static var tape: AnyObject? {
-    guard let slot = pthread_getspecific(key) else { return nil }
-    return Unmanaged<AnyObject>.fromOpaque(slot).takeUnretainedValue()
-  }
+  /// none records.
+  @inlinable static var tape: AnyObject? { slot.object }
 
   /// Runs `body` with `tape` recording on this thread (`nil`: none), then restores the tape that
   /// recorded before.
   static func withTape<Result>(_ tape: AnyObject?, _ body: () throws -> Result) rethrows
     -> Result
   {
-    let outer = pthread_getspecific(key)
-    pthread_setspecific(key, tape.map { Unmanaged.passUnretained($0).toOpaque() })
-    defer { pthread_setspecific(key, outer) }
-    return try withExtendedLifetime(tape) { try body() }
+    try slot.with(tape, body)
   }
 }
 

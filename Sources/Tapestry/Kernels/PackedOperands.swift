@@ -20,8 +20,20 @@ import Synchronization
 /// the same values. The copies are freed with the cache, when the pass ends.
 @usableFromInline
 final class PackedOperands: Sendable {
-  /// The cache of the recorded forward pass or backward pass running in this task, if any.
-  @TaskLocal @usableFromInline static var current: PackedOperands?
+  @usableFromInline static let slot = ThreadSlot()
+
+  /// The cache of the recorded forward pass or backward pass running on this thread, if any.
+  @inlinable static var current: PackedOperands? {
+    guard let object = slot.object else { return nil }
+    return unsafeDowncast(object, to: PackedOperands.self)
+  }
+
+  /// Runs `body` with `cache` as ``current`` on this thread, then restores the one before.
+  static func withCurrent<Result>(_ cache: PackedOperands, _ body: () throws -> Result) rethrows
+    -> Result
+  {
+    try slot.with(cache, body)
+  }
 
   /// What identifies a packing: the operand's buffer, its layout, and the blocking the product
   /// uses (a product with different blocks packs the same B differently), or, for a plain
@@ -140,7 +152,7 @@ extension Kernels {
     let problem = MatmulProblem(
       m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate,
       threads: threads)
-    // The task-local read costs more than packing a small B.
+    // Looking the cache up costs more than packing a small B.
     let packedB =
       k * n >= MatmulBlocking.reusedPackingElements && problem.runsTiled
       ? PackedOperands.current?.packed(b, for: problem) : nil
