@@ -46,7 +46,7 @@ extension Tensor {
   ) -> Tensor {
     // One or two inputs (most primitives) need no arrays of positions and shapes: building and
     // freeing them was half of recording a step of an unrolled sequence (`timeSteps`).
-    let recording: (Tape<Scalar>, EntryInputs)?
+    let recording: (UnsafeMutablePointer<TapeState<Scalar>>, EntryInputs)?
     switch inputs.count {
     case 1: recording = Tensor.recordingTape(of: inputs[0])
     case 2: recording = Tensor.recordingTape(of: inputs[0], inputs[1])
@@ -137,65 +137,75 @@ extension Tensor {
     guard let (tape, inputs) = Tensor.recordingTape(of: a, b) else {
       return recordedSum(c, unformed)
     }
-    if tape.anomalyRecorder != nil { return nil }
+    if tape.pointee.anomalyRecorder != nil { return nil }
     let term = unformed.linked(
       on: tape, as: name, inputs: inputs, derivative: .accumulating(pullback), saving: saved(),
       checking: [a, b])
     return linked(
       on: tape, as: "add",
-      inputs: EntryInputs(tape.position(of: c), c.shape, tape.position(of: term), shape),
+      inputs: EntryInputs(
+        tape.pointee.position(of: c), c.shape, tape.pointee.position(of: term), shape),
       derivative: .builtin { g, _, saved in Tensor.sumGradients(g, saved) },
       saving: SavedValues(), checking: [c, term])
   }
 
-  /// The active, recording tape and the entry inputs of an op of one input, or `nil` when the
-  /// op is not recorded (the input is not on that tape, or no tape records).
+  /// What the active, recording tape holds and the entry inputs of an op of one input, or `nil`
+  /// when the op is not recorded (the input is not on that tape, or no tape records).
   @inlinable @inline(__always)
-  static func recordingTape(of input: Tensor) -> (Tape<Scalar>, EntryInputs)? {
-    guard input.node != nil, let tape = Tape<Scalar>.active, tape.isRecording else { return nil }
-    let position = tape.position(of: input)
+  static func recordingTape(of input: Tensor) -> (
+    UnsafeMutablePointer<TapeState<Scalar>>, EntryInputs
+  )? {
+    guard input.node != nil, let tape = Tape<Scalar>.activeState, tape.pointee.isRecording
+    else { return nil }
+    let position = tape.pointee.position(of: input)
     guard position >= 0 else { return nil }
     return (tape, EntryInputs(position))
   }
 
   /// ``recordingTape(of:)`` for an op of two inputs, recorded when either is on the tape.
   @inlinable @inline(__always)
-  static func recordingTape(of first: Tensor, _ second: Tensor) -> (Tape<Scalar>, EntryInputs)? {
-    guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.active,
-      tape.isRecording
+  static func recordingTape(of first: Tensor, _ second: Tensor) -> (
+    UnsafeMutablePointer<TapeState<Scalar>>, EntryInputs
+  )? {
+    guard first.node != nil || second.node != nil, let tape = Tape<Scalar>.activeState,
+      tape.pointee.isRecording
     else { return nil }
-    let firstPosition = tape.position(of: first)
-    let secondPosition = tape.position(of: second)
+    let firstPosition = tape.pointee.position(of: first)
+    let secondPosition = tape.pointee.position(of: second)
     guard firstPosition >= 0 || secondPosition >= 0 else { return nil }
     return (tape, EntryInputs(firstPosition, first.shape, secondPosition, second.shape))
   }
 
   /// ``recordingTape(of:)`` for an op of any number of inputs, recorded when any is on the tape.
   @inlinable
-  static func recordingTape(of inputs: [Tensor]) -> (Tape<Scalar>, EntryInputs)? {
-    guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.active,
-      tape.isRecording
+  static func recordingTape(of inputs: [Tensor]) -> (
+    UnsafeMutablePointer<TapeState<Scalar>>, EntryInputs
+  )? {
+    guard inputs.contains(where: { $0.node != nil }), let tape = Tape<Scalar>.activeState,
+      tape.pointee.isRecording
     else { return nil }
-    let positions = inputs.map { tape.position(of: $0) }
+    let positions = inputs.map { tape.pointee.position(of: $0) }
     guard positions.contains(where: { $0 >= 0 }) else { return nil }
     return (tape, EntryInputs(indices: positions, shapes: inputs.map(\.shape)))
   }
 
-  /// Appends `self` to `tape` with `derivative` and the values it reads and, in anomaly mode,
-  /// checks it against `inputs`.
+  /// Appends `self` to the tape holding `tape` with `derivative` and the values it reads and, in
+  /// anomaly mode, checks it against `inputs`.
   @inlinable
   func linked(
-    on tape: Tape<Scalar>, as name: String, inputs: consuming EntryInputs,
-    derivative: consuming Derivative<Scalar>, saving saved: consuming SavedValues<Scalar>,
+    on tape: UnsafeMutablePointer<TapeState<Scalar>>, as name: String,
+    inputs: consuming EntryInputs, derivative: consuming Derivative<Scalar>,
+    saving saved: consuming SavedValues<Scalar>,
     checking checkedInputs: @autoclosure () -> [Tensor]
   ) -> Tensor {
     var output = self
     output.node = nil
-    let linked = tape.append(
+    let linked = tape.pointee.append(
       op: name, inputs: consume inputs, output: consume output, derivative: consume derivative,
       saved: consume saved)
-    if tape.anomalyRecorder != nil {
-      tape.checkForward(checkedInputs(), output: linked, at: tape.entryCount - 1)
+    if tape.pointee.anomalyRecorder != nil {
+      tape.pointee.checkForward(
+        checkedInputs(), output: linked, at: tape.pointee.records.count - 1)
     }
     return linked
   }

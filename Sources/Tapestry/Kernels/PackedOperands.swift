@@ -22,10 +22,13 @@ import Synchronization
 final class PackedOperands: Sendable {
   @usableFromInline static let slot = ThreadSlot()
 
-  /// The cache of the recorded forward pass or backward pass running on this thread, if any.
-  @inlinable static var current: PackedOperands? {
-    guard let object = slot.object else { return nil }
-    return unsafeDowncast(object, to: PackedOperands.self)
+  /// `body` applied to the cache of the recorded forward pass or backward pass running on this
+  /// thread, `nil` if there is none. The cache is lent, not retained: a retain and a release,
+  /// two atomic operations, on every matrix product otherwise.
+  @inlinable
+  static func fromCurrent<Result>(_ body: (PackedOperands) -> Result?) -> Result? {
+    guard let object = slot.unretainedObject else { return nil }
+    return object._withUnsafeGuaranteedRef { body(unsafeDowncast($0, to: PackedOperands.self)) }
   }
 
   /// Runs `body` with `cache` as ``current`` on this thread, then restores the one before.
@@ -155,10 +158,10 @@ extension Kernels {
     // Looking the cache up costs more than packing a small B.
     let packedB =
       k * n >= MatmulBlocking.reusedPackingElements && problem.runsTiled
-      ? PackedOperands.current?.packed(b, for: problem) : nil
+      ? PackedOperands.fromCurrent { $0.packed(b, for: problem) } : nil
     let transposedB =
       m == 1 && transposeB && k > 1 && k * n >= MatmulBlocking.transposedOneRowElements
-      ? PackedOperands.current?.transposed(b, rows: n, columns: k) : nil
+      ? PackedOperands.fromCurrent { $0.transposed(b, rows: n, columns: k) } : nil
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
         guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {

@@ -148,7 +148,8 @@ extension Tensor {
   /// into the total when nothing is recorded; any other broadcast is reduced first.
   @inlinable
   static func add(
-    _ addend: Tensor, summedTo shape: TensorShape, op: String, into total: inout Tensor?
+    _ addend: consuming Tensor, summedTo shape: TensorShape, op: String,
+    into total: inout Tensor?
   ) {
     guard addend.shape != shape else { return add(addend, into: &total) }
     guard addend.node == nil, total?.node == nil,
@@ -167,9 +168,11 @@ extension Tensor {
   /// total's buffer when neither is recorded, with a differentiable `+` when either is.
   ///
   /// Taken out of its optional, the total is the only reference to its buffer (unless a hook or
-  /// the caller kept it), so adding in place does not copy.
+  /// the caller kept it), so adding in place does not copy. The first addend becomes the total:
+  /// handed over, it is moved there, not copied (a retain and a release per entry of a backward
+  /// pass otherwise).
   @inlinable
-  static func add(_ addend: Tensor, into total: inout Tensor?) {
+  static func add(_ addend: consuming Tensor, into total: inout Tensor?) {
     guard var whole = total.take() else {
       total = addend
       return

@@ -28,9 +28,13 @@ internal struct ThreadSlot: Sendable {
 
   /// The object this thread's slot holds, `nil` when empty. The slot holds it unretained:
   /// ``with(_:_:)`` keeps it alive meanwhile.
-  @inlinable var object: AnyObject? {
+  @inlinable var object: AnyObject? { unretainedObject?.takeUnretainedValue() }
+
+  /// ``object`` without taking a reference to it, for a caller that only looks at it while
+  /// ``with(_:_:)`` is running.
+  @inlinable var unretainedObject: Unmanaged<AnyObject>? {
     guard let stored = pthread_getspecific(key) else { return nil }
-    return Unmanaged<AnyObject>.fromOpaque(stored).takeUnretainedValue()
+    return Unmanaged<AnyObject>.fromOpaque(stored)
   }
 
   /// Runs `body` with `object` in this thread's slot (`nil`: empty), then puts back what was
