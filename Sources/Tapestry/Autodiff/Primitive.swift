@@ -20,7 +20,7 @@ extension Tensor {
   ///   - pullback: given the gradient at the output and the (recorded) output, one gradient per
   ///     input or `nil`. Write it with differentiable ops to get higher-order derivatives.
   @inlinable
-  public func recorded(
+  public consuming func recorded(
     as name: String, from inputs: Tensor..., pullback: @escaping Pullback<Scalar>
   ) -> Tensor {
     recorded(as: name, fromInputs: inputs, pullback: pullback)
@@ -28,7 +28,7 @@ extension Tensor {
 
   /// ``recorded(as:from:pullback:)`` with the inputs given as an array.
   @inlinable
-  public func recorded(
+  public consuming func recorded(
     as name: String, fromInputs inputs: [Tensor], pullback: @escaping Pullback<Scalar>
   ) -> Tensor {
     recorded(as: name, fromInputs: inputs, keepingOutput: true, pullback: pullback)
@@ -40,7 +40,7 @@ extension Tensor {
   /// Why: the tape holds what it keeps until the backward pass, so a large output that no
   /// pullback reads (a time step of a projected sequence) would stay alive for nothing.
   @inlinable
-  func recorded(
+  consuming func recorded(
     as name: String, fromInputs inputs: [Tensor], keepingOutput: Bool,
     pullback: @escaping Pullback<Scalar>
   ) -> Tensor {
@@ -63,7 +63,7 @@ extension Tensor {
   ///
   /// `saved` is evaluated only when the op is recorded.
   @inlinable
-  func recorded(
+  consuming func recorded(
     as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
     pullback: @escaping BuiltinPullback<Scalar>
   ) -> Tensor {
@@ -78,7 +78,7 @@ extension Tensor {
   ///
   /// `saved` is evaluated only when the op is recorded.
   @inlinable
-  func recorded(
+  consuming func recorded(
     as name: String, _ input: Tensor, saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
   ) -> Tensor {
@@ -93,7 +93,7 @@ extension Tensor {
   ///
   /// `saved` is evaluated only when the op is recorded.
   @inlinable
-  func recorded(
+  consuming func recorded(
     as name: String, _ first: Tensor, _ second: Tensor,
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
@@ -109,7 +109,7 @@ extension Tensor {
   ///
   /// `saved` is evaluated only when the op is recorded.
   @inlinable
-  func recorded(
+  consuming func recorded(
     as name: String, _ first: Tensor, _ second: Tensor,
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     pullback: @escaping BuiltinPullback<Scalar>
@@ -128,7 +128,7 @@ extension Tensor {
   /// Returns `nil` under anomaly detection, which checks each entry's own value: the caller
   /// then computes the expression unfused. `saved` is evaluated only when `p` is recorded.
   @inlinable
-  func recordedSum(
+  consuming func recordedSum(
     _ c: Tensor, unformed name: String, shape: TensorShape, of a: Tensor, _ b: Tensor,
     saving saved: @autoclosure () -> SavedValues<Scalar>,
     accumulating pullback: @escaping AccumulatingPullback<Scalar>
@@ -192,12 +192,14 @@ extension Tensor {
   /// Appends `self` to the tape holding `tape` with `derivative` and the values it reads and, in
   /// anomaly mode, checks it against `inputs`.
   @inlinable
-  func linked(
+  consuming func linked(
     on tape: UnsafeMutablePointer<TapeState<Scalar>>, as name: String,
     inputs: consuming EntryInputs, derivative: consuming Derivative<Scalar>,
     saving saved: consuming SavedValues<Scalar>,
     checking checkedInputs: @autoclosure () -> [Tensor]
   ) -> Tensor {
+    // Handed over (`consuming`), the op's fresh output moves into the entry and back out linked:
+    // a copy here was a retain and a release of its buffer, atomic, on every op.
     var output = self
     output.node = nil
     let linked = tape.pointee.append(

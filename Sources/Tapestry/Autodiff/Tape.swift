@@ -284,8 +284,10 @@ internal struct TapeState<Scalar: TensorScalar> {
     let index = records.count
     precondition(index <= Int(UInt32.max), "Tape: more than 2^32 entries on one tape")
     linked.node = TapeNode(tapeID: id, index: index)
-    var stored = linked
-    if !saved.keepsOutput { stored.elements = [] }
+    // Built without the elements rather than copied and emptied: the copy was a retain and a
+    // release of the output's buffer for nothing.
+    var stored = saved.keepsOutput ? linked : Tensor(uncheckedShape: linked.shape, scalars: [])
+    stored.node = linked.node
     records.append(
       TapeRecord(
         op: op, inputs: consume inputs, output: stored, derivative: consume derivative,

@@ -13,7 +13,7 @@ extension Tensor {
 
   /// Records `self`, the sum `lhs + rhs` however it was computed, as an `add` entry.
   @inlinable
-  func recordedSum(_ lhs: Tensor, _ rhs: Tensor) -> Tensor {
+  consuming func recordedSum(_ lhs: Tensor, _ rhs: Tensor) -> Tensor {
     recorded(as: "add", lhs, rhs, saving: SavedValues()) { g, _, saved in
       Tensor.sumGradients(g, saved)
     }
@@ -44,7 +44,7 @@ extension Tensor {
   /// Records `self`, the elementwise product `lhs * rhs` however it was computed, as a `mul`
   /// entry.
   @inlinable
-  func recordedMul(_ lhs: Tensor, _ rhs: Tensor) -> Tensor {
+  consuming func recordedMul(_ lhs: Tensor, _ rhs: Tensor) -> Tensor {
     recorded(as: "mul", lhs, rhs, saving: Tensor.mulSavedValues(lhs, rhs)) {
       g, first, second, inputs, saved in
       Tensor.accumulateMulGradients(g, into: &first, &second, inputs: inputs, saved: saved)
