@@ -416,10 +416,8 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// The tape recording on the current thread, if any.
   @inlinable
   public static var active: Tape? {
-    // Comparing the class of the recording tape with this one is a pointer comparison; a
-    // conditional cast (`as? Tape`) looks the generic class up at run time on every op.
-    guard let object = RecordingContext.tape,
-      ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self)
+    guard let object = RecordingContext.slot.unretainedObject?.takeUnretainedValue(),
+      isTape(object)
     else { return nil }
     return unsafeDowncast(object, to: Tape.self)
   }
@@ -432,9 +430,16 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   static var activeState: UnsafeMutablePointer<TapeState<Scalar>>? {
     guard let object = RecordingContext.slot.unretainedObject else { return nil }
     return object._withUnsafeGuaranteedRef { object in
-      guard ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self) else { return nil }
-      return unsafeDowncast(object, to: Tape.self).state
+      isTape(object) ? unsafeDowncast(object, to: Tape.self).state : nil
     }
+  }
+
+  /// Whether `object`, read from the recording slot, is a tape of this scalar type. Comparing
+  /// classes is a pointer comparison; a conditional cast (`as? Tape`) looks the generic class up
+  /// at run time on every op.
+  @inlinable
+  static func isTape(_ object: AnyObject) -> Bool {
+    ObjectIdentifier(type(of: object)) == ObjectIdentifier(Tape.self)
   }
 
   /// Runs `body` with this tape recording: differentiable ops on this thread whose inputs were
@@ -760,11 +765,9 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
 /// record on two tapes at once; a batch's shards each record on their own thread.
 @usableFromInline
 internal enum RecordingContext {
+  /// Holds the tape recording on this thread, type-erased because the slot is not generic;
+  /// empty when none records.
   @usableFromInline static let slot = ThreadSlot()
-
-  /// The tape recording on this thread, type-erased because the slot is not generic; `nil` when
-  /// none records.
-  @inlinable static var tape: AnyObject? { slot.object }
 
   /// Runs `body` with `tape` recording on this thread (`nil`: none), then restores the tape that
   /// recorded before.

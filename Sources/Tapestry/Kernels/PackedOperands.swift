@@ -20,6 +20,7 @@ import Synchronization
 /// the same values. The copies are freed with the cache, when the pass ends.
 @usableFromInline
 final class PackedOperands: Sendable {
+  /// Holds the cache of the pass running on this thread.
   @usableFromInline static let slot = ThreadSlot()
 
   /// `body` applied to the cache of the recorded forward pass or backward pass running on this
@@ -31,7 +32,8 @@ final class PackedOperands: Sendable {
     return object._withUnsafeGuaranteedRef { body(unsafeDowncast($0, to: PackedOperands.self)) }
   }
 
-  /// Runs `body` with `cache` as ``current`` on this thread, then restores the one before.
+  /// Runs `body` with `cache` as this thread's current cache (the one ``fromCurrent(_:)`` lends),
+  /// then restores the one before.
   static func withCurrent<Result>(_ cache: PackedOperands, _ body: () throws -> Result) rethrows
     -> Result
   {

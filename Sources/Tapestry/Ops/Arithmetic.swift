@@ -82,12 +82,17 @@ extension Tensor {
     overwriting g: consuming Tensor, times x: Tensor, into total: inout Tensor?,
     shape: TensorShape
   ) {
-    guard total == nil, g.node == nil, x.node == nil, g.shape == shape,
-      x.shape == shape || leadingRepeats(of: x.shape, in: shape) != nil
+    guard total == nil, g.node == nil, x.node == nil, productHasShape(g, times: x, shape)
     else {
       return accumulate(g, times: x, into: &total, shape: shape)
     }
     total = Kernels.zip(overwriting: g, x, op: "mul", scalar: *, vector: *)
+  }
+
+  /// Whether `g · x` has `shape` itself: `g` has it, and `x` too or repeated along leading axes.
+  @inlinable
+  static func productHasShape(_ g: Tensor, times x: Tensor, _ shape: TensorShape) -> Bool {
+    g.shape == shape && (x.shape == shape || leadingRepeats(of: x.shape, in: shape) != nil)
   }
 
   /// Adds `g · x`, summed back to `shape`, into `total`, the running gradient of a factor of
@@ -105,24 +110,8 @@ extension Tensor {
     guard g.node == nil, x.node == nil, total?.node == nil else {
       return add(g * x, summedTo: shape, op: "mul", into: &total)
     }
-    if g.shape == x.shape, g.shape == shape || leadingRepeats(of: shape, in: g.shape) != nil {
-      // The first gradient of a factor used whole is the product itself: no zeros to add it to.
-      if total == nil && g.shape == shape {
-        total = Kernels.zip(g, x, op: "mul", scalar: *, vector: *)
-        return
-      }
-      var whole = total.take() ?? Tensor.zeros(shape)
-      g.elements.withUnsafeBufferPointer { pg in
-        x.elements.withUnsafeBufferPointer { px in
-          whole.elements.withUnsafeMutableBufferPointer { out in
-            Kernels.addRowSums(pg, times: px, into: out)
-          }
-        }
-      }
-      total = whole
-      return
-    }
-    if g.shape == shape, leadingRepeats(of: x.shape, in: shape) != nil {
+    if productHasShape(g, times: x, shape) {
+      // The first gradient of the factor is the product itself: no zeros to add it to.
       guard var whole = total.take() else {
         total = Kernels.zip(g, x, op: "mul", scalar: *, vector: *)
         return
@@ -130,7 +119,25 @@ extension Tensor {
       g.elements.withUnsafeBufferPointer { pg in
         x.elements.withUnsafeBufferPointer { px in
           whole.elements.withUnsafeMutableBufferPointer { out in
-            Kernels.addProducts(UnsafeBufferPointer(out), pg, pg.count, px, px.count, into: out)
+            // `addRow` is `addProducts` for equal periods without its run arithmetic.
+            if px.count == pg.count {
+              Kernels.addRow(pg, times: px, at: 0, into: out)
+            } else {
+              Kernels.addProducts(UnsafeBufferPointer(out), pg, pg.count, px, px.count, into: out)
+            }
+          }
+        }
+      }
+      total = whole
+      return
+    }
+    if g.shape == x.shape, leadingRepeats(of: shape, in: g.shape) != nil {
+      // The factor was repeated over the batch: its gradient is the rows of `g · x` summed.
+      var whole = total.take() ?? Tensor.zeros(shape)
+      g.elements.withUnsafeBufferPointer { pg in
+        x.elements.withUnsafeBufferPointer { px in
+          whole.elements.withUnsafeMutableBufferPointer { out in
+            Kernels.addRowSums(pg, times: px, into: out)
           }
         }
       }

@@ -26,12 +26,8 @@ internal struct ThreadSlot: Sendable {
     self.key = key
   }
 
-  /// The object this thread's slot holds, `nil` when empty. The slot holds it unretained:
-  /// ``with(_:_:)`` keeps it alive meanwhile.
-  @inlinable var object: AnyObject? { unretainedObject?.takeUnretainedValue() }
-
-  /// ``object`` without taking a reference to it, for a caller that only looks at it while
-  /// ``with(_:_:)`` is running.
+  /// The object this thread's slot holds, `nil` when empty, without a reference taken to it: the
+  /// slot holds it unretained, and ``with(_:_:)`` keeps it alive while it is there.
   @inlinable var unretainedObject: Unmanaged<AnyObject>? {
     guard let stored = pthread_getspecific(key) else { return nil }
     return Unmanaged<AnyObject>.fromOpaque(stored)
