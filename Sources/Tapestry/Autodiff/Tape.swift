@@ -199,13 +199,16 @@ internal struct EntryInputs {
 /// shapes, to form a total that has none yet (read from the tape when the backward pass reaches
 /// the entry), their tape positions (−1 for a constant), and the pass's store of
 /// ``DeferredProducts`` (`nil` in a pass that creates a graph), keyed by those positions.
+///
+/// The store is held `unowned(unsafe)`: the backward pass owns it for longer than any pullback
+/// runs, and a strong reference was a retain and a release, both atomic, per accumulating entry.
 @usableFromInline
 internal struct PullbackInputs<Scalar: TensorScalar> {
   @usableFromInline let firstShape: TensorShape
   @usableFromInline let secondShape: TensorShape
   @usableFromInline let firstPosition: Int
   @usableFromInline let secondPosition: Int
-  @usableFromInline let deferredProducts: DeferredProducts<Scalar>?
+  @usableFromInline unowned(unsafe) let deferredProducts: DeferredProducts<Scalar>?
 
   @inlinable
   init(
@@ -666,11 +669,12 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
         {
           recordBackwardAnomaly(record, at: position, in: recorder)
         }
-        if first >= 0 { grads[first] = firstTotal }
+        // Moved back, not copied: a copy was a retain and a release of the total's buffer.
+        if first >= 0 { grads[first] = firstTotal.take() }
         if second >= 0 && second == first {
-          accumulate(secondTotal, slot: 1, of: record, into: grads)
+          accumulate(secondTotal.take(), slot: 1, of: record, into: grads)
         } else if second >= 0 {
-          grads[second] = secondTotal
+          grads[second] = secondTotal.take()
         }
       }
     }
