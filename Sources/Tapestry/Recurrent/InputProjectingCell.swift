@@ -43,13 +43,13 @@ extension InputProjectingCell {
     -> [(State) -> (output: Tensor<Scalar>, state: State)]
   {
     guard inputs.rank == 3, inputs.count > 0 else {
-      return timeSteps(of: inputs, alongAxis: axis).map { input in { state in self(input, state) } }
+      return TimeSteps(of: inputs, alongAxis: axis).functions { input, state in self(input, state) }
     }
     let (outer, inner) = (inputs.shape[0], inputs.shape[1])
     let projected = projectInputs(inputs.reshaped(to: [outer * inner, inputs.shape[2]]))
     let sequence = projected.reshaped(to: [outer, inner, projected.shape[1]])
-    return timeSteps(of: sequence, alongAxis: axis).map { projectedInput in
-      { state in self(projectedInput: projectedInput, state) }
+    return TimeSteps(of: sequence, alongAxis: axis).functions { projectedInput, state in
+      self(projectedInput: projectedInput, state)
     }
   }
 
@@ -62,8 +62,8 @@ extension InputProjectingCell {
   }
 }
 
-/// The steps of `sequence` along `axis`, each with that axis removed, as separate tensors whose
-/// gradients flow back to `sequence` in one piece.
+/// The steps of a sequence along an axis, each with that axis removed, cut out one at a time as
+/// they are asked for, as separate tensors whose gradients flow back to the sequence in one piece.
 ///
 /// ``Tensor/unstacked(alongAxis:)`` records one `select` per step, and each `select` sends back a
 /// gradient of the whole sequence, zero but for its step: T full-size gradients to add, O(T²) for
@@ -74,29 +74,70 @@ extension InputProjectingCell {
 /// receive a gradient in a pass gives it one (enough for the pass to reach the entry), so the
 /// other steps allocate and add nothing.
 ///
+/// A step is copied out of the sequence (and recorded) when ``step(_:)`` is called, not all of
+/// them up front: that way the copy is still in the cache when the cell reads it (an LSTM's
+/// projected step, `[B, 4H]`, which `addmm` copies again into its output), and only one step's
+/// copy is alive at a time rather than a second copy of the whole sequence. Ask for the steps
+/// while the tape that recorded the sequence records, as ``unroll(_:inputs:initialState:batchFirst:)``
+/// does.
+///
 /// Every step's entry holds the same pullback, which reads the step's index from its saved
 /// values: one closure for the sequence, where a closure per step (and the array of its one
-/// input, and the array of its one gradient) cost three allocations a step.
-///
-/// The tape does not keep the steps (no pullback reads them), so a step is freed once the caller
-/// drops it: an LSTM's projected step, `[B, 4H]`, is read once by the cell.
-func timeSteps<Scalar>(of sequence: Tensor<Scalar>, alongAxis axis: Int) -> [Tensor<Scalar>] {
-  let steps = withoutDerivative(at: sequence).unstacked(alongAxis: axis)
-  guard sequence.isRecorded, steps.first != nil else { return steps }
-  let collected = CollectedGradients<Scalar>(sequenceShape: sequence.shape, axis: axis)
-  let token = Tensor<Scalar>.zeros([1]).recorded(as: "unstack", from: sequence) { _, _ in
-    [collected.take()]
+/// input, and the array of its one gradient) cost three allocations a step. The tape does not
+/// keep the steps (no pullback reads them), so a step is freed once the caller drops it.
+final class TimeSteps<Scalar: TensorScalar> {
+  /// The sequence, a constant: each step is linked to the tape through the token instead.
+  private let sequence: Tensor<Scalar>
+  private let axis: Int
+  /// The number of steps.
+  let count: Int
+  /// What links a recorded sequence's steps to its `unstack` entry; `nil` when the sequence is
+  /// not recorded (or empty), and the steps are constants.
+  private let link: (token: Tensor<Scalar>, receive: AccumulatingPullback<Scalar>)?
+
+  /// The steps of `sequence` along `axis`; records the `unstack` entry now if `sequence` is
+  /// recorded.
+  init(of sequence: Tensor<Scalar>, alongAxis axis: Int) {
+    let axis = resolvedAxis(axis, rank: sequence.rank, op: "unstack", shape: sequence.shape)
+    self.sequence = withoutDerivative(at: sequence)
+    self.axis = axis
+    count = sequence.shape[axis]
+    guard sequence.isRecorded, count > 0 else {
+      link = nil
+      return
+    }
+    let collected = CollectedGradients<Scalar>(sequenceShape: sequence.shape, axis: axis)
+    let token = Tensor<Scalar>.zeros([1]).recorded(as: "unstack", from: sequence) { _, _ in
+      [collected.take()]
+    }
+    link = (
+      token,
+      { gradient, tokenGradient, _, _, saved in
+        collected.receive(gradient, at: saved.offset)
+        if tokenGradient == nil { tokenGradient = Tensor.zeros([1]) }
+      }
+    )
   }
-  let receive: AccumulatingPullback<Scalar> = { gradient, tokenGradient, _, _, saved in
-    collected.receive(gradient, at: saved.offset)
-    if tokenGradient == nil { tokenGradient = Tensor.zeros([1]) }
+
+  /// Step `index`, copied out of the sequence and, if the sequence is recorded, recorded as a
+  /// `step` entry whose gradient goes to the sequence's.
+  func step(_ index: Int) -> Tensor<Scalar> {
+    let step = sequence.select(index, alongAxis: axis)
+    guard let (token, receive) = link else { return step }
+    return step.recorded(
+      as: "step", token, saving: SavedValues(offset: index), accumulating: receive)
   }
-  return steps.enumerated().map { index, step in
-    step.recorded(as: "step", token, saving: SavedValues(offset: index), accumulating: receive)
+
+  /// One function per step, in order, each applying `body` to its step and a state: what
+  /// ``RecurrentCell/unrolledSteps(of:alongAxis:)`` returns. `body` is captured once, for all.
+  func functions<State>(
+    _ body: @escaping (Tensor<Scalar>, State) -> (output: Tensor<Scalar>, state: State)
+  ) -> [(State) -> (output: Tensor<Scalar>, state: State)] {
+    (0..<count).map { index in { state in body(self.step(index), state) } }
   }
 }
 
-/// The gradients of the steps of one ``timeSteps(of:alongAxis:)`` call, filled by their pullbacks
+/// The gradients of the steps of one ``TimeSteps``, filled by their pullbacks
 /// and emptied by the `unstack` pullback that follows them in the same backward pass, so a tape
 /// differentiated twice (`retainTape`) starts each pass empty.
 ///

@@ -48,7 +48,7 @@ extension RecurrentCell {
   public func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
     -> [(State) -> (output: Tensor<Scalar>, state: State)]
   {
-    timeSteps(of: inputs, alongAxis: axis).map { input in { state in self(input, state) } }
+    TimeSteps(of: inputs, alongAxis: axis).functions { input, state in self(input, state) }
   }
 
   /// The cell's type name without its generic arguments (`LSTMCell`), for trap messages.

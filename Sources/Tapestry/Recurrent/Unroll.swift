@@ -52,8 +52,8 @@ public func unroll<Cell: RecurrentCell>(
       + "with inputSize \(cell.inputSize)")
   let timeAxis = batchFirst ? 1 : 0
   let batchSize = inputs.shape[1 - timeAxis]
-  // Last step first, so that each is taken off the end and freed once run: a step holds its
-  // input (an LSTM's projected `[B, 4H]`), which nothing reads afterwards.
+  // Last step first, so that each is taken off the end and freed once run: a cell's own
+  // `unrolledSteps` may capture each step's input, which nothing reads afterwards.
   var remainingSteps = Array(cell.unrolledSteps(of: inputs, alongAxis: timeAxis).reversed())
   let stepCount = remainingSteps.count
   var state = initialState ?? cell.zeroState(batchSize: batchSize)
@@ -62,10 +62,12 @@ public func unroll<Cell: RecurrentCell>(
   outputs.reserveCapacity(stepCount)
   states.reserveCapacity(stepCount)
   while let step = remainingSteps.popLast() {
-    let result = step(state)
-    outputs.append(result.output)
-    states.append(result.state)
-    state = result.state
+    // Taken apart and moved where they go: copying the result tuple whole retained each of its
+    // tensors once more per step.
+    let (output, next) = step(state)
+    outputs.append(output)
+    states.append(next)
+    state = next
   }
   let stacked =
     stepCount == 0
