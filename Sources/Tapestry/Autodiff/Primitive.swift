@@ -45,7 +45,7 @@ extension Tensor {
     pullback: @escaping Pullback<Scalar>
   ) -> Tensor {
     // One or two inputs (most primitives) need no arrays of positions and shapes: building and
-    // freeing them was half of recording a step of an unrolled sequence (`timeSteps`).
+    // freeing them was half of recording a step of an unrolled sequence (`TimeSteps`).
     let recording: (UnsafeMutablePointer<TapeState<Scalar>>, EntryInputs)?
     switch inputs.count {
     case 1: recording = Tensor.recordingTape(of: inputs[0])
