@@ -160,6 +160,31 @@ import Testing
     let second = tape.gradients(of: loss, at: [inputs], retainTape: true)
     #expect(first[0] == second[0])
   }
+
+  /// Each step is cut out and recorded when its function runs, so a step function run twice
+  /// records its step twice: both entries' gradients must reach the sequence, added, in a plain
+  /// pass and in one that creates a graph.
+  @Test(arguments: [false, true])
+  func stepFunctionRunTwiceSendsBothGradients(createGraph: Bool) {
+    let cell = LSTMCell<Double>(inputSize: Self.inputSize, hiddenSize: Self.hiddenSize, seed: 5)
+    let inputs = Tensor<Double>.normal([Self.steps, Self.batch, Self.inputSize], seed: 6)
+    func gradient(runningStepTwice twice: Bool) -> Tensor<Double> {
+      let tape = Tape<Double>()
+      let (watched, loss) = tape.record { () -> (Tensor<Double>, Tensor<Double>) in
+        let watched = tape.watch(inputs)
+        let steps = cell.unrolledSteps(of: watched, alongAxis: 0)
+        let state = cell.zeroState(batchSize: Self.batch)
+        let once = steps[2](state).output
+        let again = twice ? steps[2](state).output : once
+        return (watched, (once * 2 + again * 3).sum())
+      }
+      return tape.gradients(of: loss, at: [watched], createGraph: createGraph)[0]
+    }
+    let twice = gradient(runningStepTwice: true)
+    let once = gradient(runningStepTwice: false)
+    #expect(twice.isClose(to: once, relativeTolerance: 1e-12, absoluteTolerance: 1e-14))
+    #expect(twice.select(2, alongAxis: 0).scalars.contains { $0 != 0 })
+  }
 }
 
 /// A cell whose output is its input: its step gradients are whatever reaches its outputs.

@@ -171,21 +171,32 @@ final class CollectedGradients<Scalar: TensorScalar> {
     recorded = Array(repeating: nil, count: sequenceShape[axis])
   }
 
-  /// Takes the gradient of step `index`.
+  /// Takes the gradient of step `index`, added to what that step already received: a step
+  /// recorded twice (its function run twice) sends a gradient from each entry.
   func receive(_ gradient: Tensor<Scalar>, at index: Int) {
     guard !gradient.isRecorded else {
-      recorded[index] = gradient
+      recorded[index] = recorded[index].map { $0 + gradient } ?? gradient
       return
     }
     if placed.isEmpty {
       placed = Kernels.array(count: sequenceShape.elementCount) { _ in }
     }
+    let adding = isPlaced[index]
     gradient.scalars.withUnsafeBufferPointer { source in
       placed.withUnsafeMutableBufferPointer { target in
         guard let source = source.baseAddress, let target = target.baseAddress else { return }
-        Kernels.copyRuns(
-          from: source, stride: run, to: target + index * run, stride: stride, length: run,
-          runs: runs)
+        guard adding else {
+          Kernels.copyRuns(
+            from: source, stride: run, to: target + index * run, stride: stride, length: run,
+            runs: runs)
+          return
+        }
+        for outer in 0..<runs {
+          let part = target + outer * stride + index * run
+          Kernels.addRun(
+            UnsafeBufferPointer(start: source + outer * run, count: run),
+            into: UnsafeMutableBufferPointer(start: part, count: run))
+        }
       }
     }
     isPlaced[index] = true
