@@ -37,8 +37,10 @@ public protocol RecurrentCell<Scalar> {
   /// state: what ``unroll(_:inputs:initialState:batchFirst:)`` runs in order.
   ///
   /// The default slices the steps and calls the cell on each; ``InputProjectingCell`` provides
-  /// one that first projects all inputs in one product. Implement it yourself only to prepare
-  /// per-step work in some other way.
+  /// one that first projects all inputs in one product. Both cut a step out of `inputs` (and
+  /// record it) when its function runs, so that the copy is fresh in the cache for the cell: run
+  /// the functions while the tape that recorded `inputs` records, as `unroll` does. Implement it
+  /// yourself only to prepare per-step work in some other way.
   func unrolledSteps(of inputs: Tensor<Scalar>, alongAxis axis: Int)
     -> [(State) -> (output: Tensor<Scalar>, state: State)]
 }
