@@ -70,13 +70,10 @@ extension Tensor {
     }
     whole.elements.withUnsafeMutableBufferPointer { out in
       part.scalars.withUnsafeBufferPointer { input in
-        for index in 0..<outer {
-          let from = index * run
-          let to = (index * size + start) * inner
-          Kernels.addRun(
-            UnsafeBufferPointer(rebasing: input[from..<(from + run)]),
-            into: UnsafeMutableBufferPointer(rebasing: out[to..<(to + run)]))
-        }
+        guard let from = input.baseAddress, let to = out.baseAddress else { return }
+        Kernels.addRuns(
+          from: from, stride: run, to: to + start * inner, stride: size * inner, length: run,
+          runs: outer)
       }
     }
     total = whole
@@ -343,6 +340,23 @@ extension Kernels {
       // Trivial scalars may be initialised over whatever the memory held.
       (destination + run * destinationStride).initialize(
         from: source + run * sourceStride, count: length)
+    }
+  }
+
+  /// Adds run `r` of `length` elements from `source + r * sourceStride` into
+  /// `destination + r * destinationStride`, for `r` in `0..<runs`: the `copyRuns` above, for a
+  /// total that already holds values.
+  @inlinable
+  static func addRuns<Scalar: TensorScalar>(
+    from source: UnsafePointer<Scalar>, stride sourceStride: Int,
+    to destination: UnsafeMutablePointer<Scalar>, stride destinationStride: Int, length: Int,
+    runs: Int
+  ) {
+    for run in 0..<runs {
+      let target = destination + run * destinationStride
+      addRun(
+        UnsafeBufferPointer(start: source + run * sourceStride, count: length),
+        into: UnsafeMutableBufferPointer(start: target, count: length))
     }
   }
 

@@ -185,17 +185,13 @@ final class CollectedGradients<Scalar: TensorScalar> {
     gradient.scalars.withUnsafeBufferPointer { source in
       placed.withUnsafeMutableBufferPointer { target in
         guard let source = source.baseAddress, let target = target.baseAddress else { return }
-        guard adding else {
+        let place = target + index * run
+        if adding {
+          Kernels.addRuns(
+            from: source, stride: run, to: place, stride: stride, length: run, runs: runs)
+        } else {
           Kernels.copyRuns(
-            from: source, stride: run, to: target + index * run, stride: stride, length: run,
-            runs: runs)
-          return
-        }
-        for outer in 0..<runs {
-          let part = target + outer * stride + index * run
-          Kernels.addRun(
-            UnsafeBufferPointer(start: source + outer * run, count: run),
-            into: UnsafeMutableBufferPointer(start: part, count: run))
+            from: source, stride: run, to: place, stride: stride, length: run, runs: runs)
         }
       }
     }
