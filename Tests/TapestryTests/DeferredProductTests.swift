@@ -21,7 +21,7 @@ struct ShallowSteps: CustomTestStringConvertible, Sendable {
 
 /// Batches up to `deepestDeferred` (deferred) and above (multiplied at once), step counts that stay
 /// below `flushDepth` rows and that cross it (so pending products are multiplied early too).
-private let shallowSteps: [ShallowSteps] = [1, 3, 8, 9].flatMap { batch in
+private let shallowSteps: [ShallowSteps] = [1, 3, 32, 64, 65].flatMap { batch in
   [5, 300].flatMap { steps in
     [true, false].map { ShallowSteps(batch: batch, steps: steps, transposeB: $0) }
   }
@@ -102,7 +102,13 @@ struct DeferredProductTests {
     let a = Tensor<Double>.uniform([1, 4], in: -1..<1, seed: 1)
     let b = Tensor<Double>.uniform([1, 3], in: -1..<1, seed: 2)
     #expect(store.defers(a, b, total: nil, shape: [4, 3]))
-    #expect(!store.defers(Tensor.zeros([9, 4]), Tensor.zeros([9, 3]), total: nil, shape: [4, 3]))
+    let deepest = DeferredProducts<Double>.deepestDeferred
+    #expect(
+      store.defers(
+        Tensor.zeros([deepest, 4]), Tensor.zeros([deepest, 3]), total: nil, shape: [4, 3]))
+    #expect(
+      !store.defers(
+        Tensor.zeros([deepest + 1, 4]), Tensor.zeros([deepest + 1, 3]), total: nil, shape: [4, 3]))
     #expect(!store.defers(a, Tensor.zeros([2, 3]), total: nil, shape: [4, 3]))
     var total: Tensor<Double>? = nil
     store.add(a, b, at: 5, into: &total)

@@ -5,9 +5,12 @@
 /// product `gᵀ·x` per step, whose depth is the batch. At batch one each is an outer product: it
 /// reads and writes all of W's `[4H, H]` total for 4H·H multiply-adds, with none of the depth
 /// the kernel's register tile works along (~3,300 instructions per step for an LSTM at H = 32).
-/// Deferred, the factors of the steps are stacked along the depth when the backward pass reaches
-/// W (or when they reach ``flushDepth``), and the total receives one product of depth T·B: it is
-/// read and written once, by the blocked kernel.
+/// At a batch of 16 to 64 (the M and L sizes, and a batch in shards) each is a product only
+/// that deep: the kernel reads and writes the whole total for every 16 to 64 steps of depth,
+/// where a deep product does so once per depth block of 256. Deferred, the factors of the steps
+/// are stacked along the depth as they arrive, and the total receives one product of depth T·B
+/// (in pieces of ``flushDepth``) when the backward pass reaches W: it is read and written once
+/// per piece, by the blocked kernel.
 ///
 /// The sum of the steps' products is formed in a different order than step by step, so the
 /// total rounds differently, as any reordered sum does. Only products whose factors and total
@@ -15,20 +18,26 @@
 @usableFromInline
 final class DeferredProducts<Scalar: TensorScalar> {
   /// Products of at most this depth are deferred; deeper ones already run at the kernel's speed.
-  @inlinable static var deepestDeferred: Int { 8 }
+  @inlinable static var deepestDeferred: Int { 64 }
   /// Pending products of one total are multiplied once their depths add up to this, which bounds
-  /// the memory they hold on to.
+  /// the memory they hold on to: one depth block of the kernel (``MatmulBlocking/depthBlock``),
+  /// so that the total is read and written once per block, as in one deep product.
   @inlinable static var flushDepth: Int { 256 }
 
-  /// The factors of the products pending for the total of one tape position: `left[i]ᵀ·right[i]`
-  /// with `left[i]` `[d_i, rows]` and `right[i]` `[d_i, columns]`.
+  /// The products pending for the total of one tape position, `leftᵀ·right`, their factors
+  /// stacked along the depth as they arrive: `left` `[depth, rows]` and `right`
+  /// `[depth, columns]`, row-major.
+  ///
+  /// Copied in when each product arrives, while its factors are still in the cache, rather than
+  /// kept as tensors and stacked at the flush: the factors are then read back once, from the
+  /// cache, and the store holds `flushDepth` rows, not the tensors of every pending step.
   @usableFromInline
   struct Pending {
     @usableFromInline let position: Int
     @usableFromInline let rows: Int
     @usableFromInline let columns: Int
-    @usableFromInline var left: [Tensor<Scalar>] = []
-    @usableFromInline var right: [Tensor<Scalar>] = []
+    @usableFromInline var left: [Scalar]
+    @usableFromInline var right: [Scalar]
     @usableFromInline var depth = 0
 
     @inlinable
@@ -36,6 +45,10 @@ final class DeferredProducts<Scalar: TensorScalar> {
       self.position = position
       self.rows = rows
       self.columns = columns
+      left = []
+      right = []
+      left.reserveCapacity(DeferredProducts.flushDepth * rows)
+      right.reserveCapacity(DeferredProducts.flushDepth * columns)
     }
   }
 
@@ -76,8 +89,8 @@ final class DeferredProducts<Scalar: TensorScalar> {
         highestPosition = max(highestPosition, position)
         return pending.count - 1
       }()
-    pending[slot].left.append(a)
-    pending[slot].right.append(b)
+    pending[slot].left.append(contentsOf: a.scalars)
+    pending[slot].right.append(contentsOf: b.scalars)
     pending[slot].depth += a.shape[0]
     if pending[slot].depth >= Self.flushDepth {
       multiply(pending[slot], into: &total)
@@ -97,23 +110,12 @@ final class DeferredProducts<Scalar: TensorScalar> {
     if products.depth > 0 { multiply(products, into: &total) }
   }
 
-  /// `total += Σ left[i]ᵀ·right[i]`, as one product of the factors stacked along their depth.
+  /// `total += leftᵀ·right`: the pending products as one product of their stacked factors.
   @inlinable
   func multiply(_ products: Pending, into total: inout Tensor<Scalar>?) {
     accumulateProduct(
-      Self.stacked(products.left, width: products.rows),
-      Self.stacked(products.right, width: products.columns), transposeA: true,
-      transposeB: false, into: &total, shape: [products.rows, products.columns])
-  }
-
-  /// Matrices of `width` columns, their rows one after the other: `concatenate` along the first
-  /// axis without the op's checks and recording, which cost three times the copy for a hundred
-  /// one-row factors.
-  @inlinable
-  static func stacked(_ parts: [Tensor<Scalar>], width: Int) -> Tensor<Scalar> {
-    let runLengths = parts.map(\.count)
-    return Tensor(
-      uncheckedShape: [runLengths.reduce(0, +) / width, width],
-      scalars: Kernels.interleave(parts.map(\.scalars), runLengths: runLengths, runs: 1))
+      Tensor(uncheckedShape: [products.depth, products.rows], scalars: products.left),
+      Tensor(uncheckedShape: [products.depth, products.columns], scalars: products.right),
+      transposeA: true, transposeB: false, into: &total, shape: [products.rows, products.columns])
   }
 }
