@@ -189,6 +189,38 @@ private let valueCases: [MatmulCase] =
     expectKernelMatchesTripleLoop(
       Float.self, shape, accumulate: accumulate, tolerance: 1e-5 * Double(shape.k).squareRoot())
   }
+
+  /// `C = addend + op(A)·op(B)`: read by the tiles where they would read C to accumulate, or
+  /// copied into C first on the paths that do not tile (one row, depth one, operands swapped).
+  @Test(
+    "an addend, a whole matrix or one row for all, is added on every path",
+    arguments: addendShapes, [false, true])
+  func kernelAddend(_ shape: KernelShape, repeatsRow: Bool) {
+    expectKernelMatchesTripleLoop(
+      Double.self, shape, accumulate: false, addendRepeatsRow: repeatsRow, tolerance: 1e-12)
+    expectKernelMatchesTripleLoop(
+      Float.self, shape, accumulate: false, addendRepeatsRow: repeatsRow,
+      tolerance: 1e-5 * Double(shape.k).squareRoot())
+  }
+
+  /// `accumulate` with an addend is a programmer error: the kernel would not know which to add.
+  @Test func addendWithAccumulateTraps() async throws {
+    let result = try await #require(
+      processExitsWith: .failure, observing: [\.standardErrorContent]
+    ) {
+      var c = [Float](repeating: 0, count: 4)
+      c.withUnsafeMutableBufferPointer { out in
+        guard let base = out.baseAddress else { return }
+        Kernels.matmul(
+          [Float](repeating: 1, count: 4), [Float](repeating: 1, count: 4), into: base,
+          m: 2, n: 2, k: 2, transposeA: false, transposeB: false, accumulate: true,
+          addend: [1, 2], addendRowStride: 0)
+      }
+    }
+    let message = String(decoding: result.standardErrorContent, as: UTF8.self)
+    #expect(message.contains("matmul: an addend was given to a product that accumulates"))
+  }
+
 }
 
 /// One call of the raw kernel: `op(A)` is `[m, k]`, `op(B)` is `[k, n]`.
@@ -238,30 +270,52 @@ private let otherTileShapes: [KernelShape] = {
     }
 }()
 
+/// The row counts of ``kernelShapes``' edge tiles, and all of its other shapes: each way the
+/// kernel computes a product (tiles whole and partial, A or B in place, B packed, split between
+/// threads, swapped, one row, depth one) with an addend.
+private let addendShapes: [KernelShape] =
+  kernelShapes.filter {
+    $0.k != 37 || $0.n != 75 || [1, 2, 4, 5, 6, 7, 9, 13, 32, 64, 65].contains($0.m)
+  }
+
 /// Runs `Kernels.matmul` on `shape` in every transpose combination, into a C that holds random
 /// values (added to when `accumulate`), and compares with the triple loop in Double: each element
-/// within `tolerance` times the sum of the magnitudes of its terms.
+/// within `tolerance` times the sum of the magnitudes of its terms. With `addendRepeatsRow` set,
+/// the product is added to a random addend instead, `[m, n]` (false) or one row of `n` (true).
 private func expectKernelMatchesTripleLoop<Scalar: TensorScalar>(
-  _: Scalar.Type, _ shape: KernelShape, accumulate: Bool, tolerance: Double
+  _: Scalar.Type, _ shape: KernelShape, accumulate: Bool, addendRepeatsRow: Bool? = nil,
+  tolerance: Double
 ) {
   let (m, k, n) = (shape.m, shape.k, shape.n)
   let a = randomTensor([m * k], seed: 11).scalars
   let b = randomTensor([k * n], seed: 12).scalars
   let initial = randomTensor([m * n], seed: 13).scalars
+  let addend = addendRepeatsRow.map { randomTensor([$0 ? n : m * n], seed: 14).scalars }
+  let addendRowStride = addendRepeatsRow == true ? 0 : n
   for transposeA in [false, true] {
     for transposeB in [false, true] {
       var c = initial.map { Scalar($0) }
       let (scalarsA, scalarsB) = (a.map { Scalar($0) }, b.map { Scalar($0) })
+      let scalarsAddend = addend?.map { Scalar($0) }
       c.withUnsafeMutableBufferPointer { pc in
         guard let baseC = pc.baseAddress else { return }
-        Kernels.matmul(
-          scalarsA, scalarsB, into: baseC, m: m, n: n, k: k, transposeA: transposeA,
-          transposeB: transposeB, accumulate: accumulate, threads: shape.threads, tile: shape.tile)
+        func multiply(adding addendBase: UnsafePointer<Scalar>?) {
+          Kernels.matmul(
+            scalarsA, scalarsB, into: baseC, m: m, n: n, k: k, transposeA: transposeA,
+            transposeB: transposeB, accumulate: accumulate, threads: shape.threads,
+            tile: shape.tile, addend: addendBase, addendRowStride: addendRowStride)
+        }
+        if let scalarsAddend {
+          scalarsAddend.withUnsafeBufferPointer { multiply(adding: $0.baseAddress) }
+        } else {
+          multiply(adding: nil)
+        }
       }
       var worst = 0.0
       for i in 0..<m {
         for j in 0..<n {
-          var sum = accumulate ? initial[i * n + j] : 0
+          var sum =
+            accumulate ? initial[i * n + j] : addend.map { $0[i * addendRowStride + j] } ?? 0
           var magnitude = abs(sum)
           for p in 0..<k {
             let term =

@@ -73,16 +73,30 @@ extension Kernels {
   /// `packedB`, when given, is B already packed by ``MatmulProblem/packWholeB(_:into:)`` for a
   /// product that ``MatmulProblem/runsTiled`` (a recurrent weight used at every time step): the
   /// tiled path reads it instead of packing B, reading it in place or swapping the operands.
+  ///
+  /// With an `addend` (and `accumulate` false) the result is `C = addend + op(A)·op(B)`, where
+  /// row `i` of the addend starts at `addend + i·addendRowStride` (0: one row added to every row
+  /// of C, a bias). The tiled path reads the addend where a tile would read C to accumulate, so
+  /// C is written once, not filled with the addend first and then read back and written again
+  /// (`addmm`: a projected time step plus `h·Wᵀ`, a bias row under a whole sequence's
+  /// projection); the other paths fill C first.
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, into c: UnsafeMutablePointer<Scalar>,
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool,
     threads: Int, splitAtAnySize: Bool = false, tile: RegisterTile = .native,
-    packedB: UnsafePointer<Scalar>? = nil
+    packedB: UnsafePointer<Scalar>? = nil, addend: UnsafePointer<Scalar>? = nil,
+    addendRowStride: Int = 0
   ) {
+    precondition(
+      addend == nil || !accumulate, "matmul: an addend was given to a product that accumulates")
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
-      if !accumulate { c.update(repeating: 0, count: m * n) }
+      if let addend {
+        for row in 0..<m { (c + row * n).update(from: addend + row * addendRowStride, count: n) }
+      } else if !accumulate {
+        c.update(repeating: 0, count: m * n)
+      }
       return
     }
     let problem = MatmulProblem(
@@ -93,23 +107,30 @@ extension Kernels {
       "matmul: a packed B was given for a product of one row or depth one")
     // Dispatching on the concrete type here makes the optimiser specialise the whole engine for
     // Float and Double once, in this module, whichever module the generic caller lives in. The
-    // packed B is converted without `Optional.map`, whose closure needed the metadata of
-    // `UnsafePointer<Scalar>` looked up at run time on every call (~330 instructions).
+    // packed B and the addend are converted without `Optional.map`, whose closure needed the
+    // metadata of `UnsafePointer<Scalar>` looked up at run time on every call (~330
+    // instructions).
     let packed = UnsafeRawPointer(packedB)
+    let fusedAddend = UnsafeRawPointer(addend)
     if Scalar.self == Float.self {
       problem.run(
         UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
         UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
         UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self),
-        packedB: packed?.assumingMemoryBound(to: Float.self))
+        packedB: packed?.assumingMemoryBound(to: Float.self),
+        addend: fusedAddend?.assumingMemoryBound(to: Float.self), addendRowStride: addendRowStride)
     } else if Scalar.self == Double.self {
       problem.run(
         UnsafeRawPointer(a).assumingMemoryBound(to: Double.self),
         UnsafeRawPointer(b).assumingMemoryBound(to: Double.self),
         UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self),
-        packedB: packed?.assumingMemoryBound(to: Double.self))
+        packedB: packed?.assumingMemoryBound(to: Double.self),
+        addend: fusedAddend?.assumingMemoryBound(to: Double.self),
+        addendRowStride: addendRowStride)
     } else {
-      problem.run(a, b, c, packedB: packedB)
+      problem.run(
+        a, b, c, packedB: packedB, addend: fusedAddend?.assumingMemoryBound(to: Scalar.self),
+        addendRowStride: addendRowStride)
     }
   }
 }
@@ -155,10 +176,28 @@ internal struct MatmulProblem: Sendable {
   /// the shared operand: that costs O(mk + kn) per piece, against the O(mkn) saved by not
   /// synchronising, and the operand split on is read only by the piece that owns it (a slice of
   /// W in the swapped `h·Wᵀ`).
+  ///
+  /// An addend (`C = addend + op(A)·op(B)`, row `i` at `addend + i·addendRowStride`, given only
+  /// with `accumulate` false) is read by the tiles where ``readsAddendInTiles(packed:)``, and
+  /// copied into C before an accumulating product elsewhere.
   func run<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
-    packedB: UnsafePointer<Scalar>? = nil
+    packedB: UnsafePointer<Scalar>? = nil, addend addendBase: UnsafePointer<Scalar>? = nil,
+    addendRowStride: Int = 0
   ) {
+    var addend: TileSource<Scalar>? = nil
+    if let addendBase {
+      guard readsAddendInTiles(packed: packedB != nil) else {
+        // Filled with the addend first, then added to. Only the entry point passes an addend,
+        // with C stored row-major.
+        for row in 0..<m {
+          (c + row * cRowStride).update(from: addendBase + row * addendRowStride, count: n)
+        }
+        accumulating.run(a, b, c, packedB: packedB)
+        return
+      }
+      addend = TileSource(base: addendBase, rowStride: addendRowStride)
+    }
     // A batch of one sequence gives products of one row (forward, and the gradient of the
     // state) and of depth one (the weight gradient). Packing would pad the row to a tile of 8
     // (7/8 of the work on zeros) and copy all of B, so these run as direct vector loops.
@@ -177,7 +216,7 @@ internal struct MatmulProblem: Sendable {
     let tileColumns = tile.columns(Scalar.self)
     let parts = splits(m * n * k, above: MatmulBlocking.parallelThreshold) ? threads : 1
     if parts == 1 {
-      compute(a, b, c, packedB: packedB, rows: 0..<m, columns: 0..<n)
+      compute(a, b, c, packedB: packedB, addend: addend, rows: 0..<m, columns: 0..<n)
       return
     }
     // A B read in place, or a small one packed ahead, is shared by both threads at no cost, so
@@ -199,16 +238,17 @@ internal struct MatmulProblem: Sendable {
       parts == 2 && splitRows && sharedB
       ? min(units, MatmulBlocking.workerPieces) : min(parts, units)
     if pieces == 1 {
-      compute(a, b, c, packedB: packedB, rows: 0..<m, columns: 0..<n)
+      compute(a, b, c, packedB: packedB, addend: addend, rows: 0..<m, columns: 0..<n)
       return
     }
-    let addresses = MatmulAddresses(a: a, b: b, c: c, packedB: packedB)
+    let addresses = MatmulAddresses(a: a, b: b, c: c, packedB: packedB, addend: addend)
     let work: @Sendable (Int) -> Void = { piece in
       let lower = min(extent, units * piece / pieces * unit)
       let upper = min(extent, units * (piece + 1) / pieces * unit)
       compute(
         addresses.a, addresses.b, addresses.c, packedB: addresses.packedB,
-        rows: splitRows ? lower..<upper : 0..<m, columns: splitRows ? 0..<n : lower..<upper)
+        addend: addresses.addend, rows: splitRows ? lower..<upper : 0..<m,
+        columns: splitRows ? 0..<n : lower..<upper)
     }
     if parts == 2 {
       let counter = PieceCounter()
@@ -240,7 +280,7 @@ internal struct MatmulProblem: Sendable {
       return
     }
     let half = (n / group + 1) / 2 * group
-    let addresses = MatmulAddresses(a: a, b: b, c: c, packedB: nil)
+    let addresses = MatmulAddresses(a: a, b: b, c: c, packedB: nil, addend: nil)
     Kernels.StepWorker.shared.run { part in
       let columns = part == 0 ? 0..<half : half..<n
       let piece = MatmulProblem(
@@ -289,10 +329,25 @@ internal struct MatmulProblem: Sendable {
       : readsBInPlace(scalar)
   }
 
-  /// Whether ``run(_:_:_:packedB:)`` computes this product as ``transposed``: `A·Bᵀ` with few
+  /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` computes this product as ``transposed``: `A·Bᵀ` with few
   /// rows of A.
   var swapsOperands: Bool {
     bRowStride == 1 && bColumnStride != 1 && m <= MatmulBlocking.swapRows && n > m
+  }
+
+  /// The same product added to C (`C += op(A)·op(B)`).
+  var accumulating: MatmulProblem {
+    MatmulProblem(
+      m: m, n: n, k: k, aRowStride: aRowStride, aColumnStride: aColumnStride,
+      bRowStride: bRowStride, bColumnStride: bColumnStride, cRowStride: cRowStride,
+      cColumnStride: cColumnStride, accumulate: true, threads: threads,
+      splitAtAnySize: splitAtAnySize, tile: tile)
+  }
+
+  /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` can take an addend into its tiles: a tiled product
+  /// not computed swapped (whose C is written transposed), with B packed ahead (`packed`) or not.
+  func readsAddendInTiles(packed: Bool) -> Bool {
+    runsTiled && cColumnStride == 1 && (packed || !swapsOperands)
   }
 
   /// Depth of a packed block: longer when A is read in place (see ``MatmulBlocking``). Decided
@@ -340,7 +395,8 @@ internal struct MatmulProblem: Sendable {
   /// `packedB` (all of B, from ``packWholeB(_:into:)``) when given instead of packing them.
   func compute<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ c: UnsafeMutablePointer<Scalar>,
-    packedB prepacked: UnsafePointer<Scalar>?, rows: Range<Int>, columns: Range<Int>
+    packedB prepacked: UnsafePointer<Scalar>?, addend: TileSource<Scalar>? = nil,
+    rows: Range<Int>, columns: Range<Int>
   ) {
     let tileRows = tile.rows
     let tileColumns = tile.columns(Scalar.self)
@@ -382,7 +438,9 @@ internal struct MatmulProblem: Sendable {
                 if !readAInPlace {
                   packA(a, into: packedA, rows: i0..<(i0 + mc), depth: p0..<(p0 + kc))
                 }
-                let addInto = accumulate || p0 > 0
+                // The first depth block adds to the addend, if any; later ones to C.
+                let blockAddend = p0 == 0 ? addend : nil
+                let addInto = accumulate || p0 > 0 || blockAddend != nil
                 for ir in stride(from: 0, to: mc, by: tileRows) {
                   let validRows = min(tileRows, mc - ir)
                   let rowsInPlace = readAInPlace && validRows == tileRows
@@ -403,16 +461,22 @@ internal struct MatmulProblem: Sendable {
                     let panelBStride = inPlace ? bRowStride : tileColumns
                     let validColumns = min(tileColumns, nc &- jr)
                     let target = c + ((i0 &+ ir) &* cRowStride &+ (j0 &+ jr) &* cColumnStride)
+                    var source = TileSource(base: UnsafePointer(target), rowStride: cRowStride)
+                    if let blockAddend {
+                      source = TileSource(
+                        base: blockAddend.base
+                          + ((i0 &+ ir) &* blockAddend.rowStride &+ (j0 &+ jr)),
+                        rowStride: blockAddend.rowStride)
+                    }
                     // Two call sites, so that the packed one keeps its constant strides.
                     if rowsInPlace {
                       tile(
                         kc, inPlaceA, aRowStride, aColumnStride, panelB, panelBStride, target,
-                        validRows,
-                        validColumns, addInto, edge)
+                        source, validRows, validColumns, addInto, edge)
                     } else {
                       tile(
-                        kc, panelA, 1, tileRows, panelB, panelBStride, target, validRows,
-                        validColumns, addInto, edge)
+                        kc, panelA, 1, tileRows, panelB, panelBStride, target, source,
+                        validRows, validColumns, addInto, edge)
                     }
                   }
                 }
@@ -426,20 +490,21 @@ internal struct MatmulProblem: Sendable {
 
   /// One register tile of C at `target`, of which `validRows × validColumns` exist: written
   /// directly when whole and stored row-major, otherwise computed into `edge` and copied from
-  /// there.
+  /// there. With `addInto` the products are added to the values at `source` (C itself, or an
+  /// addend; C's own layout when C is stored transposed).
   @inline(__always)
   func tile<Scalar: TensorScalar>(
     _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
     _ panelAStepStride: Int, _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int,
-    _ target: UnsafeMutablePointer<Scalar>, _ validRows: Int, _ validColumns: Int,
-    _ addInto: Bool, _ edge: UnsafeMutablePointer<Scalar>
+    _ target: UnsafeMutablePointer<Scalar>, _ source: TileSource<Scalar>, _ validRows: Int,
+    _ validColumns: Int, _ addInto: Bool, _ edge: UnsafeMutablePointer<Scalar>
   ) {
     let tileRows = tile.rows
     let tileColumns = tile.columns(Scalar.self)
     if cColumnStride == 1 && validRows == tileRows && validColumns == tileColumns {
       microKernel(
         depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, target,
-        cRowStride, addInto)
+        cRowStride, source, addInto)
       return
     }
     // The last rows of a batch of 32 or 64 (a recurrent step's `g·W_hh`) leave 2 or 4 rows of a
@@ -452,11 +517,11 @@ internal struct MatmulProblem: Sendable {
       if validRows == 2 {
         narrowMicroKernel(
           TwoRows.self, depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride,
-          target, cRowStride, addInto)
+          target, cRowStride, source, addInto)
       } else {
         narrowMicroKernel(
           FourRows.self, depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride,
-          target, cRowStride, addInto)
+          target, cRowStride, source, addInto)
       }
       return
     }
@@ -465,18 +530,19 @@ internal struct MatmulProblem: Sendable {
       // the 8 × 2 kernel would spend half its multiply-adds on padding.
       narrowMicroKernel(
         EightRows.self, depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride,
-        edge, tileColumns, false)
+        edge, tileColumns, TileSource(base: UnsafePointer(edge), rowStride: tileColumns), false)
     } else {
       microKernel(
         depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, edge, tileColumns,
-        false)
+        TileSource(base: UnsafePointer(edge), rowStride: tileColumns), false)
     }
     if cColumnStride == 1 {
       for r in 0..<validRows {
         let row = target + r * cRowStride
+        let sourceRow = source.base + r * source.rowStride
         for s in 0..<validColumns {
           let value = edge[r * tileColumns + s]
-          row[s] = addInto ? row[s] + value : value
+          row[s] = addInto ? sourceRow[s] + value : value
         }
       }
     } else if validRows == tileRows && Scalar.self == Float.self {
@@ -826,6 +892,14 @@ private struct MatmulAddresses<Scalar>: @unchecked Sendable {
   let b: UnsafePointer<Scalar>
   let c: UnsafeMutablePointer<Scalar>
   let packedB: UnsafePointer<Scalar>?
+  let addend: TileSource<Scalar>?
+}
+
+/// Where a tile reads the values it adds its products to: row `r` at `base + r·rowStride`
+/// (C itself, or an addend whose rows may all be one row: `rowStride` 0).
+struct TileSource<Scalar> {
+  let base: UnsafePointer<Scalar>
+  let rowStride: Int
 }
 
 /// The next piece of a product split between the caller and the worker, claimed by either.
@@ -870,7 +944,16 @@ private func load<Scalar: TensorScalar>(_ pointer: UnsafePointer<Scalar>) -> Sca
 private func store<Scalar: TensorScalar>(
   _ vector: Scalar.Vector, _ pointer: UnsafeMutablePointer<Scalar>, _ accumulate: Bool
 ) {
-  let value = accumulate ? vector + load(UnsafePointer(pointer)) : vector
+  store(vector, pointer, UnsafePointer(pointer), accumulate)
+}
+
+/// Stores `vector` at `pointer`, adding the vector at `source` first when `accumulate`.
+@inline(__always)
+private func store<Scalar: TensorScalar>(
+  _ vector: Scalar.Vector, _ pointer: UnsafeMutablePointer<Scalar>,
+  _ source: UnsafePointer<Scalar>, _ accumulate: Bool
+) {
+  let value = accumulate ? vector + load(source) : vector
   UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Scalar.Vector.self)
 }
 
@@ -880,16 +963,17 @@ extension MatmulProblem {
   func microKernel<Scalar: TensorScalar>(
     _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
     _ panelAStepStride: Int, _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int,
-    _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
+    _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ source: TileSource<Scalar>,
+    _ accumulate: Bool
   ) {
     if tile == .wide {
       wideMicroKernel(
         depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, c, rowStride,
-        accumulate)
+        source, accumulate)
     } else {
       narrowMicroKernel(
         SixRows.self, depth, panelA, panelARowStride, panelAStepStride, panelB, panelBStride, c,
-        rowStride, accumulate)
+        rowStride, source, accumulate)
     }
   }
 }
@@ -905,7 +989,7 @@ extension MatmulProblem {
 private func wideMicroKernel<Scalar: TensorScalar>(
   _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int, _ panelAStepStride: Int,
   _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int, _ c: UnsafeMutablePointer<Scalar>,
-  _ rowStride: Int, _ accumulate: Bool
+  _ rowStride: Int, _ source: TileSource<Scalar>, _ accumulate: Bool
 ) {
   typealias Vector = Scalar.Vector
   let width = Vector.scalarCount
@@ -962,23 +1046,26 @@ private func wideMicroKernel<Scalar: TensorScalar>(
     lowerA += panelAStepStride
     b += panelBStride
   }
-  store(c00, c, accumulate)
-  store(c01, c + width, accumulate)
-  store(c10, c + rowStride, accumulate)
-  store(c11, c + rowStride + width, accumulate)
-  store(c20, c + 2 * rowStride, accumulate)
-  store(c21, c + 2 * rowStride + width, accumulate)
-  store(c30, c + 3 * rowStride, accumulate)
-  store(c31, c + 3 * rowStride + width, accumulate)
+  let sourceBase = source.base
+  let sourceStride = source.rowStride
+  store(c00, c, sourceBase, accumulate)
+  store(c01, c + width, sourceBase + width, accumulate)
+  store(c10, c + rowStride, sourceBase + sourceStride, accumulate)
+  store(c11, c + rowStride + width, sourceBase + sourceStride + width, accumulate)
+  store(c20, c + 2 * rowStride, sourceBase + 2 * sourceStride, accumulate)
+  store(c21, c + 2 * rowStride + width, sourceBase + 2 * sourceStride + width, accumulate)
+  store(c30, c + 3 * rowStride, sourceBase + 3 * sourceStride, accumulate)
+  store(c31, c + 3 * rowStride + width, sourceBase + 3 * sourceStride + width, accumulate)
   let lower = c + 4 * rowStride
-  store(c40, lower, accumulate)
-  store(c41, lower + width, accumulate)
-  store(c50, lower + rowStride, accumulate)
-  store(c51, lower + rowStride + width, accumulate)
-  store(c60, lower + 2 * rowStride, accumulate)
-  store(c61, lower + 2 * rowStride + width, accumulate)
-  store(c70, lower + 3 * rowStride, accumulate)
-  store(c71, lower + 3 * rowStride + width, accumulate)
+  let lowerSource = sourceBase + 4 * sourceStride
+  store(c40, lower, lowerSource, accumulate)
+  store(c41, lower + width, lowerSource + width, accumulate)
+  store(c50, lower + rowStride, lowerSource + sourceStride, accumulate)
+  store(c51, lower + rowStride + width, lowerSource + sourceStride + width, accumulate)
+  store(c60, lower + 2 * rowStride, lowerSource + 2 * sourceStride, accumulate)
+  store(c61, lower + 2 * rowStride + width, lowerSource + 2 * sourceStride + width, accumulate)
+  store(c70, lower + 3 * rowStride, lowerSource + 3 * sourceStride, accumulate)
+  store(c71, lower + 3 * rowStride + width, lowerSource + 3 * sourceStride + width, accumulate)
 }
 
 /// The number of rows a narrow micro-kernel computes, as a type: each count gets its own copy
@@ -1007,7 +1094,8 @@ private enum TwoRows: NarrowTileRows { static var count: Int { 2 } }
 private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
   _: Rows.Type, _ depth: Int, _ panelA: UnsafePointer<Scalar>, _ panelARowStride: Int,
   _ panelAStepStride: Int, _ panelB: UnsafePointer<Scalar>, _ panelBStride: Int,
-  _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ accumulate: Bool
+  _ c: UnsafeMutablePointer<Scalar>, _ rowStride: Int, _ source: TileSource<Scalar>,
+  _ accumulate: Bool
 ) {
   typealias Vector = Scalar.Vector
   let rows = Rows.count
@@ -1040,14 +1128,18 @@ private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
     if rows > 6 { lowestA += panelAStepStride }
     b += panelBStride
   }
-  store(c0, c, accumulate)
-  store(c1, c + rowStride, accumulate)
-  if rows > 2 { store(c2, c + 2 * rowStride, accumulate) }
+  let sourceBase = source.base
+  let sourceStride = source.rowStride
+  store(c0, c, sourceBase, accumulate)
+  store(c1, c + rowStride, sourceBase + sourceStride, accumulate)
+  if rows > 2 { store(c2, c + 2 * rowStride, sourceBase + 2 * sourceStride, accumulate) }
   let lower = c + 3 * rowStride
-  if rows > 3 { store(c3, lower, accumulate) }
-  if rows > 4 { store(c4, lower + rowStride, accumulate) }
-  if rows > 5 { store(c5, lower + 2 * rowStride, accumulate) }
+  let lowerSource = sourceBase + 3 * sourceStride
+  if rows > 3 { store(c3, lower, lowerSource, accumulate) }
+  if rows > 4 { store(c4, lower + rowStride, lowerSource + sourceStride, accumulate) }
+  if rows > 5 { store(c5, lower + 2 * rowStride, lowerSource + 2 * sourceStride, accumulate) }
   let lowest = c + 6 * rowStride
-  if rows > 6 { store(c6, lowest, accumulate) }
-  if rows > 7 { store(c7, lowest + rowStride, accumulate) }
+  let lowestSource = sourceBase + 6 * sourceStride
+  if rows > 6 { store(c6, lowest, lowestSource, accumulate) }
+  if rows > 7 { store(c7, lowest + rowStride, lowestSource + sourceStride, accumulate) }
 }

@@ -139,7 +139,7 @@ final class PackedOperands: Sendable {
 }
 
 extension Kernels {
-  /// ``matmul(_:_:into:m:n:k:transposeA:transposeB:accumulate:threads:splitAtAnySize:tile:packedB:)``
+  /// ``matmul(_:_:into:m:n:k:transposeA:transposeB:accumulate:threads:splitAtAnySize:tile:packedB:addend:addendRowStride:)``
   /// on the elements of two matrices, with B read from the pass's ``PackedOperands`` when the
   /// product runs tiled and B is large enough for a second packing to matter. From its second use
   /// a B that would have been read in place, or multiplied with the operands swapped, is packed
@@ -148,10 +148,14 @@ extension Kernels {
   /// (``PackedOperands/transposed(_:rows:columns:)``) from its second use, so that its columns
   /// sum rows of B scaled by `a` and none ends in a sum across a vector's lanes; the sums are
   /// then formed in another order than on the first use, and round differently.
+  ///
+  /// With an `addend` (`accumulate` false), `C = addend + op(A)·op(B)`, row `i` of the addend
+  /// starting at element `i·addendRowStride` (0: one row for every row of C).
   @usableFromInline
   static func matmul<Scalar: TensorScalar>(
     _ a: [Scalar], _ b: [Scalar], into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int,
-    transposeA: Bool, transposeB: Bool, accumulate: Bool
+    transposeA: Bool, transposeB: Bool, accumulate: Bool, addend: [Scalar]? = nil,
+    addendRowStride: Int = 0
   ) {
     let threads = ComputeSettings.threads
     let problem = MatmulProblem(
@@ -164,17 +168,32 @@ extension Kernels {
     let transposedB =
       m == 1 && transposeB && k > 1 && k * n >= MatmulBlocking.transposedOneRowElements
       ? PackedOperands.fromCurrent { $0.transposed(b, rows: n, columns: k) } : nil
-    a.withUnsafeBufferPointer { pa in
-      b.withUnsafeBufferPointer { pb in
-        guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {
-          if !accumulate { c.update(repeating: 0, count: m * n) }
-          return
+    func multiply(adding addendBase: UnsafePointer<Scalar>?) {
+      a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+          guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {
+            // An empty operand: the product is zero, so C is the addend or zeros (or unchanged).
+            if let addendBase {
+              for row in 0..<m {
+                (c + row * n).update(from: addendBase + row * addendRowStride, count: n)
+              }
+            } else if !accumulate {
+              c.update(repeating: 0, count: m * n)
+            }
+            return
+          }
+          matmul(
+            baseA, transposedB ?? baseB, into: c, m: m, n: n, k: k, transposeA: transposeA,
+            transposeB: transposeB && transposedB == nil, accumulate: accumulate,
+            threads: threads, packedB: packedB, addend: addendBase,
+            addendRowStride: addendRowStride)
         }
-        matmul(
-          baseA, transposedB ?? baseB, into: c, m: m, n: n, k: k, transposeA: transposeA,
-          transposeB: transposeB && transposedB == nil, accumulate: accumulate, threads: threads,
-          packedB: packedB)
       }
+    }
+    if let addend {
+      addend.withUnsafeBufferPointer { multiply(adding: $0.baseAddress) }
+    } else {
+      multiply(adding: nil)
     }
   }
 }

@@ -94,19 +94,14 @@ public func addmm<Scalar>(
       .reshaped(to: [batch, m, n])
   }
   guard repeatsRow || c.shape == .matrix(m, n) else { return unfused() }
+  // The kernel reads `c` where its tiles would read the output to add to, so the output is
+  // written once rather than filled with `c` and then read back.
   let scalars: [Scalar] = Kernels.array(count: m * n) { out in
-    c.scalars.withUnsafeBufferPointer { source in
-      guard let baseOut = out.baseAddress, let baseC = source.baseAddress else { return }
-      if repeatsRow {
-        for row in 0..<m { (baseOut + row * n).update(from: baseC, count: n) }
-      } else {
-        baseOut.update(from: baseC, count: m * n)
-      }
-    }
     guard let baseOut = out.baseAddress else { return }
     Kernels.matmul(
       a.scalars, b.scalars, into: baseOut, m: m, n: n, k: k, transposeA: transposeA,
-      transposeB: transposeB, accumulate: true)
+      transposeB: transposeB, accumulate: false, addend: c.scalars,
+      addendRowStride: repeatsRow ? 0 : n)
   }
   let shape = TensorShape.matrix(m, n)
   return Tensor(uncheckedShape: shape, scalars: scalars).recordedSum(
