@@ -538,8 +538,9 @@ public final class Tape<Scalar: TensorScalar>: @unchecked Sendable, CustomString
   /// Matrix products in the pass keep the operands they pack more than once (a recurrent weight,
   /// right operand of the state's gradient at every time step) packed until it ends
   /// (``PackedOperands``). Outside a graph-creating pass, a weight's gradient products over a
-  /// batch of a few rows wait in ``DeferredProducts`` and are added to its total as one product
-  /// when the walk reaches the weight's position, before anything reads that total.
+  /// batch of up to 64 rows wait in ``DeferredProducts`` and are added to its total as deep
+  /// products, the last when the walk reaches the weight's position, before anything reads that
+  /// total.
   func backward(
     from output: Tensor<Scalar>, seed: Tensor<Scalar>?, downTo lowest: Int, keeping: [Int],
     createGraph: Bool, retainTape: Bool

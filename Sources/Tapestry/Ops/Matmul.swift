@@ -61,14 +61,15 @@ public func matmul<Scalar>(
     }
 }
 
-/// `c + op(a)·op(b)` in one buffer: the product is added into a copy of `c` as it is computed
+/// `c + op(a)·op(b)` in one buffer: the product's tiles are added to `c` as they are stored
 /// (PyTorch's `addmm`, mlx's `addMM`). Same shapes, broadcasting and traps as
 /// `c + matmul(a, b, transposeA:transposeB:)`, and the same value up to rounding.
 ///
 /// Why: a recurrent step adds `h·W_hhᵀ` to its projected input, and a linear layer adds its
 /// bias to `x·Wᵀ`. Written apart, each is a product into a fresh buffer, then a second pass that
-/// reads it back with `c` into another; here `c` is copied into the output and the product's
-/// tiles are added to it where they are stored. It is recorded as the `matmul` and `add` entries
+/// reads it back with `c` into another; here the kernel reads `c` where its tiles would read the
+/// output to accumulate, so the output is written once (products that do not run tiled, such as
+/// one row, copy `c` into the output first). It is recorded as the `matmul` and `add` entries
 /// the unfused expression makes, so gradients, the printed tape and higher derivatives are those
 /// of `c + matmul(a, b)`; only the product's own value is never formed.
 ///
@@ -197,8 +198,9 @@ func accumulateMatmulGradients<Scalar>(
 /// the differentiable route: the product, then `+`.
 ///
 /// Given the pass's `deferred` store and the tape position of the total, a product `aᵀ·b` of
-/// the shape a weight's gradient has (depth leading in both factors) over a batch of a few rows
-/// is kept there instead and added later with the other steps' (``DeferredProducts``).
+/// the shape a weight's gradient has (depth leading in both factors) over a batch of up to
+/// ``DeferredProducts/deepestDeferred`` rows is kept there instead and added later with the
+/// other steps' (``DeferredProducts``).
 @inlinable
 func accumulateProduct<Scalar>(
   _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool, transposeB: Bool,
