@@ -978,10 +978,11 @@ extension MatmulProblem {
   }
 }
 
-/// The 8 × (2 vectors) register tile: `C[0..<8, 0..<2w] (+)= panelA · panelB` over `depth` steps,
-/// where `panelA` holds 8 values per step, row `r` of step `p` at `r·panelARowStride +
-/// p·panelAStepStride` (packed: 1 and 8; a row-major A read in place: its row stride and 1), and
-/// `panelB` 2w (w = lanes of `Scalar.Vector`).
+/// The 8 × (2 vectors) register tile: `C[0..<8, 0..<2w] = panelA · panelB` over `depth` steps,
+/// plus the same rows of `source` when `accumulate` (C itself, or an addend), where `panelA`
+/// holds 8 values per step, row `r` of step `p` at `r·panelARowStride + p·panelAStepStride`
+/// (packed: 1 and 8; a row-major A read in place: its row stride and 1), and `panelB` 2w (w =
+/// lanes of `Scalar.Vector`).
 ///
 /// The sixteen accumulators are separate variables so that they live in registers for the whole
 /// loop; each step is 2 vector loads, 8 broadcasts and 16 fused multiply-adds.
@@ -1046,30 +1047,26 @@ private func wideMicroKernel<Scalar: TensorScalar>(
     lowerA += panelAStepStride
     b += panelBStride
   }
-  let sourceBase = source.base
-  let sourceStride = source.rowStride
-  store(c00, c, sourceBase, accumulate)
-  store(c01, c + width, sourceBase + width, accumulate)
-  store(c10, c + rowStride, sourceBase + sourceStride, accumulate)
-  store(c11, c + rowStride + width, sourceBase + sourceStride + width, accumulate)
-  store(c20, c + 2 * rowStride, sourceBase + 2 * sourceStride, accumulate)
-  store(c21, c + 2 * rowStride + width, sourceBase + 2 * sourceStride + width, accumulate)
-  store(c30, c + 3 * rowStride, sourceBase + 3 * sourceStride, accumulate)
-  store(c31, c + 3 * rowStride + width, sourceBase + 3 * sourceStride + width, accumulate)
-  let lower = c + 4 * rowStride
-  let lowerSource = sourceBase + 4 * sourceStride
-  store(c40, lower, lowerSource, accumulate)
-  store(c41, lower + width, lowerSource + width, accumulate)
-  store(c50, lower + rowStride, lowerSource + sourceStride, accumulate)
-  store(c51, lower + rowStride + width, lowerSource + sourceStride + width, accumulate)
-  store(c60, lower + 2 * rowStride, lowerSource + 2 * sourceStride, accumulate)
-  store(c61, lower + 2 * rowStride + width, lowerSource + 2 * sourceStride + width, accumulate)
-  store(c70, lower + 3 * rowStride, lowerSource + 3 * sourceStride, accumulate)
-  store(c71, lower + 3 * rowStride + width, lowerSource + 3 * sourceStride + width, accumulate)
+  // Row `r` of the tile goes to `c + r·rowStride`, adding row `r` of the source.
+  @inline(__always)
+  func storeRow(_ first: Vector, _ second: Vector, _ row: Int) {
+    let target = c + row * rowStride
+    let from = source.base + row * source.rowStride
+    store(first, target, from, accumulate)
+    store(second, target + width, from + width, accumulate)
+  }
+  storeRow(c00, c01, 0)
+  storeRow(c10, c11, 1)
+  storeRow(c20, c21, 2)
+  storeRow(c30, c31, 3)
+  storeRow(c40, c41, 4)
+  storeRow(c50, c51, 5)
+  storeRow(c60, c61, 6)
+  storeRow(c70, c71, 7)
 }
 
 /// The number of rows a narrow micro-kernel computes, as a type: each count gets its own copy
-/// of ``narrowMicroKernel(_:_:_:_:_:_:_:_:_:_:)`` with the rows past it compiled away, so the
+/// of ``narrowMicroKernel(_:_:_:_:_:_:_:_:_:_:_:)`` with the rows past it compiled away, so the
 /// whole tile's loop carries no test per row.
 private protocol NarrowTileRows {
   static var count: Int { get }
@@ -1085,8 +1082,8 @@ private enum FourRows: NarrowTileRows { static var count: Int { 4 } }
 private enum TwoRows: NarrowTileRows { static var count: Int { 2 } }
 
 /// The 6 × (1 vector) register tile, for targets where a vector takes several registers (see
-/// ``RegisterTile/narrow``), or its first `Rows.count` rows: `C[0..<rows, 0..<w] (+)= panelA ·
-/// panelB`, the layout as in ``wideMicroKernel(_:_:_:_:_:_:_:_:_:)`` with 6 values of A per
+/// ``RegisterTile/narrow``), or its first `Rows.count` rows: `C[0..<rows, 0..<w] = panelA ·
+/// panelB` (plus `source` when `accumulate`), the layout as in ``wideMicroKernel(_:_:_:_:_:_:_:_:_:_:)`` with 6 values of A per
 /// step (the packed panel's padding rows are read and ignored when `Rows.count` < 6). Each
 /// step is 1 vector load, 6 broadcasts and 6 fused multiply-adds. With ``EightRows`` it is the
 /// wide tile's 8 rows (panels of 8 values per step) by one vector.
@@ -1128,18 +1125,17 @@ private func narrowMicroKernel<Scalar: TensorScalar, Rows: NarrowTileRows>(
     if rows > 6 { lowestA += panelAStepStride }
     b += panelBStride
   }
-  let sourceBase = source.base
-  let sourceStride = source.rowStride
-  store(c0, c, sourceBase, accumulate)
-  store(c1, c + rowStride, sourceBase + sourceStride, accumulate)
-  if rows > 2 { store(c2, c + 2 * rowStride, sourceBase + 2 * sourceStride, accumulate) }
-  let lower = c + 3 * rowStride
-  let lowerSource = sourceBase + 3 * sourceStride
-  if rows > 3 { store(c3, lower, lowerSource, accumulate) }
-  if rows > 4 { store(c4, lower + rowStride, lowerSource + sourceStride, accumulate) }
-  if rows > 5 { store(c5, lower + 2 * rowStride, lowerSource + 2 * sourceStride, accumulate) }
-  let lowest = c + 6 * rowStride
-  let lowestSource = sourceBase + 6 * sourceStride
-  if rows > 6 { store(c6, lowest, lowestSource, accumulate) }
-  if rows > 7 { store(c7, lowest + rowStride, lowestSource + sourceStride, accumulate) }
+  // Row `r` of the tile goes to `c + r·rowStride`, adding row `r` of the source.
+  @inline(__always)
+  func storeRow(_ vector: Vector, _ row: Int) {
+    store(vector, c + row * rowStride, source.base + row * source.rowStride, accumulate)
+  }
+  storeRow(c0, 0)
+  storeRow(c1, 1)
+  if rows > 2 { storeRow(c2, 2) }
+  if rows > 3 { storeRow(c3, 3) }
+  if rows > 4 { storeRow(c4, 4) }
+  if rows > 5 { storeRow(c5, 5) }
+  if rows > 6 { storeRow(c6, 6) }
+  if rows > 7 { storeRow(c7, 7) }
 }
