@@ -93,7 +93,7 @@ extension Kernels {
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
       if let addend {
-        for row in 0..<m { (c + row * n).update(from: addend + row * addendRowStride, count: n) }
+        fillRows(of: c, rows: m, columns: n, from: addend, rowStride: addendRowStride)
       } else if !accumulate {
         c.update(repeating: 0, count: m * n)
       }
@@ -131,6 +131,21 @@ extension Kernels {
       problem.run(
         a, b, c, packedB: packedB, addend: fusedAddend?.assumingMemoryBound(to: Scalar.self),
         addendRowStride: addendRowStride)
+    }
+  }
+}
+
+extension Kernels {
+  /// Fills the row-major `rows × columns` matrix at `c` with rows of `source`, row `i` from
+  /// `source + i·rowStride` (0: the same row for all): a product's addend, where the kernel does
+  /// not read it in its tiles.
+  @inline(__always)
+  static func fillRows<Scalar>(
+    of c: UnsafeMutablePointer<Scalar>, rows: Int, columns: Int, from source: UnsafePointer<Scalar>,
+    rowStride: Int
+  ) {
+    for row in 0..<rows {
+      (c + row * columns).update(from: source + row * rowStride, count: columns)
     }
   }
 }
@@ -190,9 +205,7 @@ internal struct MatmulProblem: Sendable {
       guard readsAddendInTiles(packed: packedB != nil) else {
         // Filled with the addend first, then added to. Only the entry point passes an addend,
         // with C stored row-major.
-        for row in 0..<m {
-          (c + row * cRowStride).update(from: addendBase + row * addendRowStride, count: n)
-        }
+        Kernels.fillRows(of: c, rows: m, columns: n, from: addendBase, rowStride: addendRowStride)
         accumulating.run(a, b, c, packedB: packedB)
         return
       }
@@ -329,8 +342,8 @@ internal struct MatmulProblem: Sendable {
       : readsBInPlace(scalar)
   }
 
-  /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` computes this product as ``transposed``: `A·Bᵀ` with few
-  /// rows of A.
+  /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` computes this product as
+  /// ``transposed``: `A·Bᵀ` with few rows of A.
   var swapsOperands: Bool {
     bRowStride == 1 && bColumnStride != 1 && m <= MatmulBlocking.swapRows && n > m
   }
@@ -344,8 +357,9 @@ internal struct MatmulProblem: Sendable {
       splitAtAnySize: splitAtAnySize, tile: tile)
   }
 
-  /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` can take an addend into its tiles: a tiled product
-  /// not computed swapped (whose C is written transposed), with B packed ahead (`packed`) or not.
+  /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` can take an addend into its tiles: a
+  /// tiled product not computed swapped (whose C is written transposed), with B packed ahead
+  /// (`packed`) or not.
   func readsAddendInTiles(packed: Bool) -> Bool {
     runsTiled && cColumnStride == 1 && (packed || !swapsOperands)
   }

@@ -174,9 +174,7 @@ extension Kernels {
           guard let baseA = pa.baseAddress, let baseB = pb.baseAddress else {
             // An empty operand: the product is zero, so C is the addend or zeros (or unchanged).
             if let addendBase {
-              for row in 0..<m {
-                (c + row * n).update(from: addendBase + row * addendRowStride, count: n)
-              }
+              fillRows(of: c, rows: m, columns: n, from: addendBase, rowStride: addendRowStride)
             } else if !accumulate {
               c.update(repeating: 0, count: m * n)
             }
