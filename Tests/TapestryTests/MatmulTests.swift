@@ -220,7 +220,6 @@ private let valueCases: [MatmulCase] =
     let message = String(decoding: result.standardErrorContent, as: UTF8.self)
     #expect(message.contains("matmul: an addend was given to a product that accumulates"))
   }
-
 }
 
 /// One call of the raw kernel: `op(A)` is `[m, k]`, `op(B)` is `[k, n]`.

@@ -162,7 +162,8 @@ internal struct MatmulProblem: Sendable {
   let bColumnStride: Int
   let cRowStride: Int
   let cColumnStride: Int
-  let accumulate: Bool
+  /// Whether C is added to; set only for ``accumulating``.
+  private(set) var accumulate: Bool
   let threads: Int
   /// Split whenever the shape allows, ignoring the thresholds (tests).
   let splitAtAnySize: Bool
@@ -350,11 +351,9 @@ internal struct MatmulProblem: Sendable {
 
   /// The same product added to C (`C += op(A)·op(B)`).
   var accumulating: MatmulProblem {
-    MatmulProblem(
-      m: m, n: n, k: k, aRowStride: aRowStride, aColumnStride: aColumnStride,
-      bRowStride: bRowStride, bColumnStride: bColumnStride, cRowStride: cRowStride,
-      cColumnStride: cColumnStride, accumulate: true, threads: threads,
-      splitAtAnySize: splitAtAnySize, tile: tile)
+    var problem = self
+    problem.accumulate = true
+    return problem
   }
 
   /// Whether ``run(_:_:_:packedB:addend:addendRowStride:)`` can take an addend into its tiles: a
