@@ -76,10 +76,10 @@ extension InputProjectingCell {
 ///
 /// A step is copied out of the sequence (and recorded) when ``step(_:)`` is called, not all of
 /// them up front: that way the copy is still in the cache when the cell reads it (an LSTM's
-/// projected step, `[B, 4H]`, which `addmm` copies again into its output), and only one step's
-/// copy is alive at a time rather than a second copy of the whole sequence. Ask for the steps
-/// while the tape that recorded the sequence records, as ``unroll(_:inputs:initialState:batchFirst:)``
-/// does.
+/// projected step, `[B, 4H]`, which `addmm` reads as the addend of its product), and only one
+/// step's copy is alive at a time rather than a second copy of the whole sequence. Ask for the
+/// steps while the tape that recorded the sequence records, as
+/// ``unroll(_:inputs:initialState:batchFirst:)`` does.
 ///
 /// Every step's entry holds the same pullback, which reads the step's index from its saved
 /// values: one closure for the sequence, where a closure per step (and the array of its one
